@@ -322,7 +322,7 @@ FC_API const void *fc_request_body(fc_request *req, size_t *len);
 /**
  * The body as JSON (borrowed json-c object, owned by the request; use
  * json_object_get to keep it). Content-Type must be application/json or
- * application/*+json. On failure returns NULL and the request has been
+ * application/<x>+json. On failure returns NULL and the request has been
  * answered (415 wrong content type, 400 invalid JSON, each with a JSON error
  * body saying why): the handler just returns. A body of "null" gives NULL
  * without an answer; check fc_request_answered when that matters.
@@ -335,6 +335,10 @@ FC_API struct json_object *fc_request_json_silent(fc_request *req);
 FC_API const char *fc_form(fc_request *req, const char *name);
 FC_API const char *const *fc_form_list(fc_request *req, const char *name, size_t *n);
 FC_API void fc_form_each(fc_request *req, bool (*fn)(const char *name, const char *value, void *ud), void *ud);
+/** 0 when the form body parsed (or there is none); FC_EINVAL for a malformed
+ *  multipart body, FC_ERANGE when a form limit was passed; *why (static) says
+ *  what. The fields and files are then empty. */
+FC_API int fc_request_form_error(fc_request *req, const char **why);
 /** An uploaded file of a multipart form (first with that field name), NULL if none. */
 FC_API const fc_file *fc_request_file(fc_request *req, const char *field);
 /** Visit every uploaded file in order. */

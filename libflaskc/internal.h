@@ -256,6 +256,268 @@ int fc__pool_submit(fc__pool *p, void (*fn)(void *ud), void *ud);
 /** Run every queued job, then join the threads and free. */
 void fc__pool_free(fc__pool *p);
 
+
+/* ===== core: app, blueprint, request, response (app.c, blueprint.c,
+ * config.c, dispatch.c, request.c, response.c, async.c) ================= */
+
+typedef struct fc__config {
+    char *host;
+    int port;
+    unsigned threads;
+    unsigned workers;
+    unsigned max_connections;
+    size_t connection_memory;
+    unsigned timeout_s;
+    size_t max_body;
+    unsigned deadline_ms;
+    bool access_log;
+    bool json_errors;
+    unsigned watchdog_ms;
+    char *database_url;
+    unsigned db_pool;
+    unsigned db_queue;
+    unsigned shutdown_grace_ms;
+    size_t max_form_parts;
+    size_t max_form_field;
+} fc__config;
+void fc__config_defaults(fc__config *c);
+/** Apply FLASKC_* variables; bad values are logged and ignored. */
+void fc__config_from_env(fc__config *c);
+void fc__config_free(fc__config *c);
+
+typedef struct fc__bproute {
+    unsigned methods;
+    char *rule;
+    fc_handler fn;
+    char *endpoint;
+    unsigned flags;
+} fc__bproute;
+
+typedef struct fc__errh {
+    int status;
+    fc_error_fn fn;
+} fc__errh;
+
+/* A growable array of function pointers / small structs on the heap. */
+#define FC__VEC(T)                                                             \
+    struct {                                                                   \
+        T *v;                                                                  \
+        size_t n, cap;                                                         \
+    }
+int fc__vec_grow(void **v, size_t *cap, size_t n, size_t elem);
+#define FC__VEC_PUSH(vec, item)                                                \
+    (fc__vec_grow((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof(*(vec).v)) \
+         ? FC_ENOMEM                                                           \
+         : ((vec).v[(vec).n++] = (item), 0))
+
+struct fc_blueprint {
+    char *name;
+    char *prefix;
+    FC__VEC(fc__bproute) routes;
+    FC__VEC(fc_blueprint *) children;
+    FC__VEC(fc_before_fn) before;
+    FC__VEC(fc_after_fn) after;
+    FC__VEC(fc_teardown_fn) teardown;
+    FC__VEC(fc__errh) errh;
+    int saved_err;      /* first error of a constructor-time registration */
+    char saved_msg[160];
+    unsigned registered; /* apps it is registered with (frozen while > 0 apps run) */
+};
+
+/* A route as the app sees it: the handler plus the chain of blueprints that
+ * own it (outermost first) for hooks and error handlers. */
+#define FC__MAX_NEST 8
+typedef struct fc__approute {
+    fc_handler fn;
+    unsigned flags;
+    char *endpoint;  /* "films.get_film" */
+    char *bpname;    /* "films", "" for app routes */
+    fc_blueprint *chain[FC__MAX_NEST];
+    unsigned nchain;
+} fc__approute;
+
+typedef struct fc__server fc__server;
+typedef struct fc__pg fc__pg;
+
+struct fc_app {
+    char *name;
+    fc__config cfg;
+    fc__router *router;
+    FC__VEC(fc__approute *) routes;
+    FC__VEC(fc_blueprint *) bps;
+    FC__VEC(fc_before_fn) before;
+    FC__VEC(fc_after_fn) after;
+    FC__VEC(fc_teardown_fn) teardown;
+    FC__VEC(fc__errh) errh;
+    atomic_bool frozen;
+    pthread_mutex_t start_mu;
+    fc__loop *loop;
+    fc__pool *pool;
+    fc__server *server;
+    fc__pg *pg;
+    atomic_int stop_requested;
+    bool running_in_run;
+    pthread_t run_thread;
+    /* requests alive (created, not yet freed) and the deferred ones */
+    atomic_long active;
+    pthread_mutex_t deferred_mu;
+    struct fc_request *deferred_head;
+    bool shutting_down;
+};
+/** Freeze configuration and start the loop and pool (idempotent, thread-safe). */
+int fc__app_freeze(fc_app *app);
+
+/* The transport a request came through: the server (server.c) or the test
+ * client (testclient.c). */
+typedef struct fc__transport {
+    /** The response is final: hand it to the client. Called exactly once,
+     *  on any thread, after the after-hooks ran. */
+    void (*complete)(fc_request *req);
+    /** The handler returned without answering: park the connection. Called
+     *  with req->mu held, on the thread that ran the handler. */
+    void (*suspend)(fc_request *req);
+    /** A parked stream has data again (fc_stream_wake); any thread. */
+    void (*stream_wake)(fc_request *req);
+    /** The request's memory is being released. */
+    void (*release)(fc_request *req);
+} fc__transport;
+
+typedef enum {
+    FC__BODY_NONE,
+    FC__BODY_MEM,    /* body/len: arena or static memory */
+    FC__BODY_TAKEN,  /* taken: malloc'ed, freed by the transport */
+    FC__BODY_STREAM,
+} fc__body_kind;
+
+typedef struct fc__response {
+    int status;
+    fc__kvlist headers; /* names and values in the arena */
+    fc__body_kind kind;
+    const char *body;
+    size_t len;
+    void *taken;
+    fc_stream_fn stream_fn;
+    void *stream_ud;
+    void (*stream_free)(void *ud);
+} fc__response;
+
+enum {
+    FC__ST_RUNNING = 0, /* handler (or hooks) running on some thread */
+    FC__ST_DEFERRED,    /* handler returned; waiting for an answer */
+    FC__ST_FINISHING,   /* answered; after-hooks running / handing over */
+    FC__ST_DONE,        /* handed to the transport */
+};
+
+struct fc_request {
+    fc_app *app;
+    fc__arena *arena;
+    const fc__transport *tp;
+    void *tp_ctx;
+    atomic_int refs;
+    pthread_mutex_t mu;
+    int state;                 /* FC__ST_*, under mu */
+    bool answered;             /* under mu */
+    bool deferred;             /* fc_request_defer was called */
+    bool in_error_handler;
+    bool canceled;             /* claimed by the library (deadline, disconnect, shutdown) */
+    bool teardown_done;
+    bool suspended;            /* transport parked the connection */
+    int error_status;          /* the status passed to fc_abort, 0 if none */
+    /* request line */
+    const char *method;
+    unsigned mbit;
+    char *path;
+    size_t pathlen;
+    const char *query_raw;
+    const char *remote_addr;
+    /* headers (filled by the transport before dispatch) */
+    fc__kvlist headers;
+    /* lazily parsed */
+    bool query_parsed, cookies_parsed, form_parsed, json_parsed;
+    fc__kvlist query;
+    fc__kvlist cookies;
+    fc__kvlist form;
+    fc__filelist files;
+    struct json_object *json;
+    int form_error;
+    const char *form_error_msg;
+    /* body */
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    bool body_too_large;
+    const char *bad_request;   /* set by the transport: answer 400 with this reason */
+    bool oom;
+    /* routing */
+    fc__match match;
+    const fc__approute *route;
+    /* response */
+    fc__response res;
+    /* async */
+    void (*cancel_fn)(fc_request *req, void *ud);
+    void *cancel_ud;
+    fc__timer *deadline;
+    fc__watch *hup_watch;
+    int sock_fd;
+    struct fc_request *dnext, *dprev; /* app->deferred list */
+    bool in_deferred_list;
+    FC__VEC(struct fc__bgtask) bg;
+    void *user_data;
+    uint64_t start_ms;
+};
+struct fc__bgtask {
+    void (*fn)(void *ud);
+    void *ud;
+};
+
+/** Create a request in a new arena (refs = 1, owned by the transport). */
+fc_request *fc__request_new(fc_app *app, const fc__transport *tp, void *tp_ctx);
+void fc__request_ref(fc_request *req);
+/** Drop a reference; the last one runs teardown (if not yet), frees the arena. */
+void fc__request_unref(fc_request *req);
+/** Set method and the raw request target (path?query); decodes the path.
+ *  FC_EINVAL when the path is not valid UTF-8 or not absolute. */
+int fc__request_set_target(fc_request *req, const char *method, const char *target);
+/** Append body bytes; false (and body_too_large) once past the limit. */
+bool fc__request_body_append(fc_request *req, const char *data, size_t len);
+
+/** Route the request (fills match/route) — no handler runs. */
+void fc__dispatch_route(fc_request *req);
+/** True when the matched route must run on the worker pool. */
+bool fc__dispatch_is_blocking(const fc_request *req);
+/** Run hooks + handler for a routed request on the current thread, then
+ *  finish it (answered), or park it (deferred). */
+void fc__dispatch_run(fc_request *req);
+/** Finish an answered request: after-hooks, hand over, teardown. */
+void fc__dispatch_finish(fc_request *req);
+/** Fill the default error body for res.status. */
+void fc__error_default_body(fc_request *req, int status, const char *description);
+/** Answer on behalf of the library (deadline 504, shutdown 503): claims the
+ *  request if still unanswered and runs the cancel callback; loop thread. */
+void fc__request_cancel(fc_request *req, int status, const char *why);
+
+/** async.c: the request became deferred (mu held): arm deadline and hup watch. */
+void fc__async_deferred(fc_request *req);
+/** async.c: the deferred request got its answer (mu not held): disarm. */
+void fc__async_answered(fc_request *req);
+/** Shutdown: cancel every deferred request with 503. */
+void fc__async_cancel_all(fc_app *app);
+
+/* server.c */
+int fc__server_start(fc_app *app);
+/** Stop accepting, drain in-flight requests (grace), stop. */
+void fc__server_stop(fc_app *app);
+int fc__server_port(const fc_app *app);
+
+/* json.c */
+/** Serialize @p obj the library's way (compact, no slash escaping) plus '\n'
+ *  into the request's arena; NULL on OOM. */
+char *fc__json_to_arena(fc_request *req, struct json_object *obj, size_t *len);
+
+/* pg.c */
+int fc__pg_start(fc_app *app);
+void fc__pg_stop(fc_app *app);
+
 /* ===== log.c ============================================================= */
 void fc__log_access(const char *method, const char *path, int status, uint64_t bytes,
                     double ms, const char *addr);

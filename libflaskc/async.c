@@ -1,0 +1,269 @@
+/* async.c — deferred answers: fc_request_defer, timers (fc_after), work on
+ * the pool (fc_pool_run), background tasks, the per-request deadline (504),
+ * cancel on client disconnect, and cancel-all at shutdown. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+int fc_request_defer(fc_request *req, void (*cancel)(fc_request *, void *), void *ud)
+{
+    if (!req)
+        return FC_EINVAL;
+    pthread_mutex_lock(&req->mu);
+    if (req->answered) {
+        pthread_mutex_unlock(&req->mu);
+        return FC_EALREADY;
+    }
+    req->deferred = true;
+    req->cancel_fn = cancel;
+    req->cancel_ud = ud;
+    pthread_mutex_unlock(&req->mu);
+    return 0;
+}
+
+/* ---- deadline and disconnect watch (loop thread) ---- */
+static void deadline_fire(void *ud)
+{
+    fc_request *req = ud;
+    req->deadline = NULL;
+    fc__request_cancel(req, 504, "No answer within the request deadline.");
+    fc__request_unref(req); /* the timer's reference */
+}
+
+static void hup_fire(int fd, unsigned revents, void *ud)
+{
+    fc_request *req = ud;
+    (void)fd;
+    if (!(revents & FC__EV_HUP) || !req->hup_watch)
+        return;
+    fc__loop_unwatch(req->app->loop, req->hup_watch);
+    req->hup_watch = NULL;
+    fc__request_cancel(req, 499, "The client closed the connection.");
+    fc__request_unref(req); /* the watch's reference */
+}
+
+static void arm_on_loop(void *ud)
+{
+    fc_request *req = ud;
+    fc_app *app = req->app;
+    pthread_mutex_lock(&req->mu);
+    bool still = !req->answered;
+    pthread_mutex_unlock(&req->mu);
+    if (still) {
+        if (app->cfg.deadline_ms) {
+            fc__request_ref(req);
+            req->deadline = fc__loop_timer(app->loop, app->cfg.deadline_ms, deadline_fire, req);
+            if (!req->deadline)
+                fc__request_unref(req);
+        }
+        if (req->sock_fd >= 0) {
+            fc__request_ref(req);
+            req->hup_watch = fc__loop_watch(app->loop, req->sock_fd, FC__EV_HUP, hup_fire, req);
+            if (!req->hup_watch)
+                fc__request_unref(req);
+        }
+    }
+    fc__request_unref(req); /* the post's reference */
+}
+
+static void disarm_on_loop(void *ud)
+{
+    fc_request *req = ud;
+    if (req->deadline) {
+        if (fc__loop_timer_cancel(req->app->loop, req->deadline) == 0)
+            fc__request_unref(req);
+        req->deadline = NULL;
+    }
+    if (req->hup_watch) {
+        fc__loop_unwatch(req->app->loop, req->hup_watch);
+        req->hup_watch = NULL;
+        fc__request_unref(req);
+    }
+    fc__request_unref(req); /* the post's reference */
+}
+
+void fc__async_deferred(fc_request *req)
+{
+    fc_app *app = req->app;
+    pthread_mutex_lock(&app->deferred_mu);
+    req->dprev = NULL;
+    req->dnext = app->deferred_head;
+    if (app->deferred_head)
+        app->deferred_head->dprev = req;
+    app->deferred_head = req;
+    req->in_deferred_list = true;
+    pthread_mutex_unlock(&app->deferred_mu);
+    /* the deadline timer and the socket watch belong to the loop thread:
+     * arming and disarming there makes them race-free with their firing */
+    if (app->loop && (app->cfg.deadline_ms || req->sock_fd >= 0)) {
+        fc__request_ref(req);
+        if (fc__loop_post(app->loop, arm_on_loop, req) != 0)
+            fc__request_unref(req);
+    }
+}
+
+void fc__async_answered(fc_request *req)
+{
+    fc_app *app = req->app;
+    pthread_mutex_lock(&app->deferred_mu);
+    if (req->in_deferred_list) {
+        if (req->dprev)
+            req->dprev->dnext = req->dnext;
+        else
+            app->deferred_head = req->dnext;
+        if (req->dnext)
+            req->dnext->dprev = req->dprev;
+        req->in_deferred_list = false;
+    }
+    pthread_mutex_unlock(&app->deferred_mu);
+    if (app->loop && (app->cfg.deadline_ms || req->sock_fd >= 0)) {
+        if (fc__loop_is_current(app->loop)) {
+            fc__request_ref(req);
+            disarm_on_loop(req);
+        } else {
+            fc__request_ref(req);
+            if (fc__loop_post(app->loop, disarm_on_loop, req) != 0)
+                fc__request_unref(req);
+        }
+    }
+}
+
+static void cancel_shutdown(void *ud)
+{
+    fc_request *req = ud;
+    fc__request_cancel(req, 503, "The server is shutting down.");
+    fc__request_unref(req);
+}
+
+void fc__async_cancel_all(fc_app *app)
+{
+    pthread_mutex_lock(&app->deferred_mu);
+    for (fc_request *r = app->deferred_head; r; r = r->dnext) {
+        fc__request_ref(r);
+        if (!app->loop || fc__loop_post(app->loop, cancel_shutdown, r) != 0)
+            fc__request_unref(r);
+    }
+    pthread_mutex_unlock(&app->deferred_mu);
+}
+
+/* ---- fc_after ---- */
+struct after_ctx {
+    fc_request *req;
+    fc__timer *timer;
+    void (*fn)(fc_request *, void *);
+    void *ud;
+};
+
+static void after_fire(void *p)
+{
+    struct after_ctx *c = p;
+    fc_request *req = c->req;
+    c->timer = NULL;
+    if (!req->answered)
+        c->fn(req, c->ud);
+    free(c);
+    fc__request_unref(req);
+}
+
+static void after_cancel(fc_request *req, void *p)
+{
+    struct after_ctx *c = p;
+    (void)req;
+    /* runs on the loop thread, like after_fire: no race with the firing */
+    if (c->timer && fc__loop_timer_cancel(req->app->loop, c->timer) == 0) {
+        free(c);
+        fc__request_unref(req);
+    }
+}
+
+int fc_after(fc_request *req, unsigned ms, void (*fn)(fc_request *, void *), void *ud)
+{
+    if (!req || !fn)
+        return FC_EINVAL;
+    struct after_ctx *c = malloc(sizeof(*c));
+    if (!c)
+        return FC_ENOMEM;
+    c->req = req;
+    c->fn = fn;
+    c->ud = ud;
+    int rc = fc_request_defer(req, after_cancel, c);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    fc__request_ref(req);
+    /* lock so the cancel path cannot see c->timer half-set */
+    pthread_mutex_lock(&req->mu);
+    c->timer = fc__loop_timer(req->app->loop, ms, after_fire, c);
+    bool ok = c->timer != NULL;
+    if (!ok)
+        req->cancel_fn = NULL;
+    pthread_mutex_unlock(&req->mu);
+    if (!ok) {
+        free(c);
+        fc__request_unref(req);
+        return FC_ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- fc_pool_run ---- */
+struct pool_ctx {
+    fc_request *req;
+    void (*work)(void *);
+    void (*done)(fc_request *, void *);
+    void *ud;
+};
+
+static void pool_done(void *p)
+{
+    struct pool_ctx *c = p;
+    c->done(c->req, c->ud); /* after a cancel its answer is a no-op */
+    fc__request_unref(c->req);
+    free(c);
+}
+
+static void pool_work(void *p)
+{
+    struct pool_ctx *c = p;
+    c->work(c->ud);
+    if (fc__loop_post(c->req->app->loop, pool_done, c) != 0)
+        pool_done(c);
+}
+
+int fc_pool_run(fc_request *req, void (*work)(void *), void (*done)(fc_request *, void *), void *ud)
+{
+    if (!req || !work || !done)
+        return FC_EINVAL;
+    struct pool_ctx *c = malloc(sizeof(*c));
+    if (!c)
+        return FC_ENOMEM;
+    *c = (struct pool_ctx){req, work, done, ud};
+    int rc = fc_request_defer(req, NULL, NULL);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    fc__request_ref(req);
+    rc = fc__pool_submit(req->app->pool, pool_work, c);
+    if (rc) {
+        fc__request_unref(req);
+        free(c);
+        pthread_mutex_lock(&req->mu);
+        req->deferred = false;
+        pthread_mutex_unlock(&req->mu);
+        return rc;
+    }
+    return 0;
+}
+
+int fc_background(fc_request *req, void (*fn)(void *), void *ud)
+{
+    if (!req || !fn)
+        return FC_EINVAL;
+    struct fc__bgtask t = {fn, ud};
+    pthread_mutex_lock(&req->mu);
+    int rc = FC__VEC_PUSH(req->bg, t);
+    pthread_mutex_unlock(&req->mu);
+    return rc;
+}

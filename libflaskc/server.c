@@ -1,0 +1,405 @@
+/* server.c — the only libmicrohttpd user: the daemon in thread-pool + epoll
+ * mode, the two-pass access handler, bodies under their limit, suspend and
+ * resume for deferred and blocking requests, streams, and the drain at stop. */
+#include "internal.h"
+
+#include <stdio.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct fc__server {
+    struct MHD_Daemon *d;
+    int port;
+    MHD_socket listen_fd;
+};
+
+/* per-request transport state, in the request's arena */
+struct srv_req {
+    struct MHD_Connection *conn;
+    char *uri;
+    bool started;
+    bool dispatched;
+    pthread_mutex_t stream_mu;
+    bool stream_parked;
+    bool stream_woken;
+};
+
+static struct srv_req *SR(fc_request *req)
+{
+    return req->tp_ctx;
+}
+
+static void srv_complete(fc_request *req);
+static void srv_suspend(fc_request *req);
+static void srv_stream_wake(fc_request *req);
+static void srv_release(fc_request *req);
+
+static const fc__transport server_tp = {
+    .complete = srv_complete,
+    .suspend = srv_suspend,
+    .stream_wake = srv_stream_wake,
+    .release = srv_release,
+};
+
+/* ---- libmicrohttpd callbacks ---- */
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    fc_app *app = cls;
+    fc_request *req = fc__request_new(app, &server_tp, NULL);
+    if (!req)
+        return NULL;
+    struct srv_req *sr = fc__arena_calloc(req->arena, sizeof(*sr));
+    if (!sr || !(sr->uri = fc__arena_strdup(req->arena, uri ? uri : "/"))) {
+        req->teardown_done = true;
+        fc__request_unref(req);
+        return NULL;
+    }
+    sr->conn = conn;
+    pthread_mutex_init(&sr->stream_mu, NULL);
+    req->tp_ctx = sr;
+    return req;
+}
+
+static void srv_release(fc_request *req)
+{
+    struct srv_req *sr = SR(req);
+    if (sr)
+        pthread_mutex_destroy(&sr->stream_mu);
+}
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    fc_request *req = cls;
+    (void)kind;
+    if (fc__kv_add(&req->headers, req->arena, key, value ? value : "", value ? strlen(value) : 0))
+        req->oom = true;
+    return MHD_YES;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    fc_request *req = *req_cls;
+    if (!req)
+        return;
+    *req_cls = NULL;
+    struct srv_req *sr = SR(req);
+    if (!sr->dispatched)
+        req->teardown_done = true; /* no hook ever ran for it */
+    fc__request_unref(req);
+}
+
+static void srv_suspend(fc_request *req)
+{
+    struct srv_req *sr = SR(req);
+    MHD_suspend_connection(sr->conn);
+    req->suspended = true;
+}
+
+static void run_blocking(void *ud)
+{
+    fc__dispatch_run(ud);
+    fc__request_unref(ud); /* the pool job's reference */
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+    fc_app *app = cls;
+    fc_request *req = *req_cls;
+    (void)url;
+    (void)version;
+    if (!req)
+        return MHD_NO; /* out of memory in uri_log: drop the connection */
+    struct srv_req *sr = SR(req);
+    if (!sr->started) {
+        sr->started = true;
+        int rc = fc__request_set_target(req, method, sr->uri);
+        if (rc == FC_ENOMEM)
+            req->oom = true;
+        else if (rc)
+            req->bad_request = "The request path is not valid: it must start with '/' and be valid UTF-8.";
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, req);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci)
+            req->sock_fd = ci->connect_fd;
+        const char *cl = fc__kv_get_ci(&req->headers, "Content-Length");
+        if (cl && app->cfg.max_body) {
+            long long n;
+            if (fc__parse_ll(cl, strlen(cl), false, &n) == 0 && (unsigned long long)n > app->cfg.max_body)
+                req->body_too_large = true;
+        }
+        if (req->oom && !req->bad_request)
+            req->bad_request = "out of memory";
+        fc__dispatch_route(req);
+        if (req->body_too_large) {
+            /* answer before reading the body; libmicrohttpd then closes the
+             * connection instead of reading what we refused */
+            sr->dispatched = true;
+            fc__dispatch_run(req);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!sr->dispatched && !fc__request_body_append(req, upload_data, *upload_data_size)) {
+            *upload_data_size = 0;
+            sr->dispatched = true;
+            fc__dispatch_run(req);
+            return MHD_YES;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (sr->dispatched)
+        return MHD_YES;
+    sr->dispatched = true;
+    if (fc__dispatch_is_blocking(req)) {
+        srv_suspend(req);
+        fc__request_ref(req);
+        if (fc__pool_submit(app->pool, run_blocking, req) != 0) {
+            fc__request_unref(req);
+            /* the pool is saturated: say so quickly instead of queueing forever */
+            MHD_resume_connection(conn);
+            req->suspended = false;
+            req->bad_request = NULL;
+            pthread_mutex_lock(&req->mu);
+            req->state = FC__ST_RUNNING;
+            pthread_mutex_unlock(&req->mu);
+            fc_abort(req, 503, "The worker pool is full. Please try again later.");
+            pthread_mutex_lock(&req->mu);
+            req->state = FC__ST_FINISHING;
+            pthread_mutex_unlock(&req->mu);
+            fc__dispatch_finish(req);
+        }
+        return MHD_YES;
+    }
+    fc__dispatch_run(req);
+    return MHD_YES;
+}
+
+/* ---- responses ---- */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    fc_request *req = cls;
+    struct srv_req *sr = SR(req);
+    long n = req->res.stream_fn(req->res.stream_ud, pos, buf, max);
+    if (n == FC_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n == FC_STREAM_ERROR || n < FC_STREAM_WAIT || (n > 0 && (size_t)n > max))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (n > 0)
+        return n;
+    /* no data yet: park the connection until fc_stream_wake (returning 0
+     * without suspending would make libmicrohttpd call us in a busy loop) */
+    pthread_mutex_lock(&sr->stream_mu);
+    if (sr->stream_woken) {
+        sr->stream_woken = false;
+    } else {
+        sr->stream_parked = true;
+        MHD_suspend_connection(sr->conn);
+    }
+    pthread_mutex_unlock(&sr->stream_mu);
+    return 0;
+}
+
+static void stream_free(void *cls)
+{
+    fc_request *req = cls;
+    if (req->res.stream_free)
+        req->res.stream_free(req->res.stream_ud);
+    req->res.stream_free = NULL;
+    fc__request_unref(req);
+}
+
+static void srv_stream_wake(fc_request *req)
+{
+    struct srv_req *sr = SR(req);
+    pthread_mutex_lock(&sr->stream_mu);
+    if (sr->stream_parked) {
+        sr->stream_parked = false;
+        MHD_resume_connection(sr->conn);
+    } else {
+        sr->stream_woken = true;
+    }
+    pthread_mutex_unlock(&sr->stream_mu);
+}
+
+static void srv_complete(fc_request *req)
+{
+    struct srv_req *sr = SR(req);
+    struct MHD_Response *r = NULL;
+    fc__response *res = &req->res;
+    switch (res->kind) {
+    case FC__BODY_NONE:
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        break;
+    case FC__BODY_MEM:
+        /* the arena lives until libmicrohttpd reports the request completed */
+        r = MHD_create_response_from_buffer(res->len, (void *)res->body, MHD_RESPMEM_PERSISTENT);
+        break;
+    case FC__BODY_TAKEN:
+        r = MHD_create_response_from_buffer_with_free_callback(res->len, res->taken, free);
+        if (r) {
+            res->kind = FC__BODY_MEM; /* libmicrohttpd frees it now */
+            res->taken = NULL;
+        }
+        break;
+    case FC__BODY_STREAM:
+        fc__request_ref(req);
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, req, stream_free);
+        if (!r) {
+            if (res->stream_free)
+                res->stream_free(res->stream_ud);
+            res->stream_free = NULL;
+            fc__request_unref(req);
+        }
+        break;
+    }
+    unsigned status = (unsigned)res->status;
+    if (!r) {
+        status = 500;
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else {
+        for (size_t i = 0; i < res->headers.n; i++)
+            MHD_add_response_header(r, res->headers.items[i].key, res->headers.items[i].value);
+    }
+    if (r) {
+        if (MHD_queue_response(sr->conn, status, r) != MHD_YES)
+            fc_log(FC_LOG_ERROR, "libmicrohttpd refused the response to %s %s", req->method, req->path);
+        MHD_destroy_response(r);
+    }
+    if (req->suspended) {
+        req->suspended = false;
+        MHD_resume_connection(sr->conn);
+    }
+}
+
+/* ---- the daemon ---- */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    fc_log(FC_LOG_WARNING, "libmicrohttpd: %s", msg);
+}
+
+static void raise_nofile(unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = (rlim_t)want;
+    if (rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = need <= rl.rlim_max ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+        fc_log(FC_LOG_WARNING, "open-file limit is %llu, below the %u that %u connections need; "
+               "raise it (ulimit -n) or lower FLASKC_MAX_CONNECTIONS",
+               (unsigned long long)rl.rlim_cur, want, want - 256);
+}
+
+int fc__server_start(fc_app *app)
+{
+    fc__config *c = &app->cfg;
+    struct addrinfo hints = {0}, *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", c->port);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(c->host, port, &hints, &ai);
+    if (gai != 0 || !ai) {
+        fc_log(FC_LOG_ERROR, "cannot resolve host %s: %s", c->host, gai_strerror(gai));
+        return FC_EINVAL;
+    }
+    fc__server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        freeaddrinfo(ai);
+        return FC_ENOMEM;
+    }
+    raise_nofile(c->max_connections + 256);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    const char *reuse = getenv("FLASKC_REUSEPORT");
+    unsigned reuse_port = reuse && (!strcmp(reuse, "1") || !fc__strcasecmp(reuse, "true")) ? 1 : 0;
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)c->port, NULL, NULL, handle, app,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(c->threads > 1 ? c->threads : 0),
+        MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
+        MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log, app,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, app,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, reuse_port,
+        MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->d) {
+        fc_log(FC_LOG_ERROR, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
+        free(s);
+        return FC_ESYS;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : c->port;
+    s->listen_fd = MHD_INVALID_SOCKET;
+    app->server = s;
+    return 0;
+}
+
+int fc__server_port(const fc_app *app)
+{
+    return app->server ? app->server->port : 0;
+}
+
+static void wait_idle(fc_app *app, uint64_t ms)
+{
+    uint64_t end = fc__now_ms() + ms;
+    while (atomic_load(&app->active) > 0 && fc__now_ms() < end)
+        usleep(5000);
+}
+
+void fc__server_stop(fc_app *app)
+{
+    fc__server *s = app->server;
+    if (!s)
+        return;
+    app->shutting_down = true;
+    s->listen_fd = MHD_quiesce_daemon(s->d);
+    /* finish what is in flight; then answer still-deferred requests 503 and
+     * wait for blocking handlers (a suspended connection must not meet
+     * MHD_stop_daemon) */
+    wait_idle(app, app->cfg.shutdown_grace_ms);
+    if (atomic_load(&app->active) > 0) {
+        fc__async_cancel_all(app);
+        wait_idle(app, 2000);
+    }
+    if (atomic_load(&app->active) > 0)
+        fc_log(FC_LOG_WARNING, "stopping with %ld requests still alive (keep-alive idle or "
+               "handlers that never returned)", atomic_load(&app->active));
+    MHD_stop_daemon(s->d);
+    if (s->listen_fd != MHD_INVALID_SOCKET)
+        close(s->listen_fd);
+    app->server = NULL;
+    free(s);
+}

@@ -1,0 +1,555 @@
+/* test_router.c — unit tests of router.c: rule syntax, converters, priority,
+ * backtracking, 308/404/405/OPTIONS semantics, merge_slashes, url_for, scale. */
+#include "internal.h"
+#include "tap.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static fc__router *R;
+static fc__arena *A;
+static fc__match M;
+
+static void *rid(intptr_t i) { return (void *)i; }
+static intptr_t mid(void) { return (intptr_t)M.route; }
+
+static int add(const char *rule, unsigned methods, const char *ep, intptr_t id, unsigned flags)
+{
+    char err[128] = "";
+    int rc = fc__router_add(R, rule, methods, ep, rid(id), flags, err, sizeof(err));
+    if (rc == FC_EINVAL && !err[0])
+        fprintf(stderr, "no reason for '%s'\n", rule);
+    return rc;
+}
+
+/* Match in a fresh arena (the previous one is released). */
+static fc__match_kind match(unsigned method, const char *path)
+{
+    fc__arena_free(A);
+    A = fc__arena_new(0);
+    int rc = fc__router_match(R, method, path, strlen(path), A, &M);
+    CHECK_INT(rc, 0);
+    return M.kind;
+}
+
+static const fc__arg *arg(const char *name)
+{
+    for (size_t i = 0; i < M.nargs; i++)
+        if (!strcmp(M.args[i].name, name))
+            return &M.args[i];
+    return NULL;
+}
+static const char *argv_(const char *name)
+{
+    const fc__arg *a = arg(name);
+    return a ? a->value : NULL;
+}
+
+static char *build(const char *ep, const char *const *kv, int *rc)
+{
+    char *out = (char *)"unset";
+    *rc = fc__router_build(R, ep, kv, &out);
+    return out;
+}
+
+#define GET FC__M_GET
+#define HEAD FC__M_HEAD
+#define POST FC__M_POST
+#define PUT FC__M_PUT
+#define DEL FC__M_DELETE
+#define OPT FC__M_OPTIONS
+
+static void test_methods(void)
+{
+    unsigned m = 0;
+    char buf[128];
+    CHECK_INT(fc__method_bit("GET"), GET);
+    CHECK_INT(fc__method_bit("CONNECT"), FC__M_CONNECT);
+    CHECK_INT(fc__method_bit("get"), 0);
+    CHECK_INT(fc__method_bit("FOO"), 0);
+    CHECK_INT(fc__methods_parse("GET,POST", &m), 0);
+    CHECK_INT(m, GET | POST);
+    CHECK_INT(fc__methods_parse("PUT DELETE|patch", &m), 0);
+    CHECK_INT(m, PUT | DEL | FC__M_PATCH);
+    CHECK_INT(fc__methods_parse("GET,FOO", &m), FC_EINVAL);
+    CHECK_INT(fc__methods_parse("", &m), FC_EINVAL);
+    CHECK_INT(fc__methods_parse(" , ", &m), FC_EINVAL);
+    fc__methods_format(OPT | GET | POST | HEAD | FC__M_CONNECT, buf, sizeof(buf));
+    CHECK_STR(buf, "GET, HEAD, POST, OPTIONS, CONNECT");
+    fc__methods_format(0, buf, sizeof(buf));
+    CHECK_STR(buf, "");
+    fc__methods_format(GET | HEAD | POST, buf, 10); /* never a cut name */
+    CHECK_STR(buf, "GET, HEAD");
+}
+
+static void test_converters(void)
+{
+    CHECK_INT(add("/films/<int:id>/", GET, "film", 1, 0), 0);
+    CHECK_INT(match(GET, "/films/5/"), FC__MATCH_OK);
+    CHECK_INT(mid(), 1);
+    CHECK_STR(M.endpoint, "film");
+    CHECK_STR(M.rule, "/films/<int:id>/");
+    CHECK_INT(M.nargs, 1);
+    CHECK(arg("id") && arg("id")->type == FC__ARG_INT && arg("id")->i == 5);
+    CHECK_INT(match(GET, "/films/05/"), FC__MATCH_OK);
+    CHECK(arg("id") && arg("id")->i == 5);
+    CHECK_STR(argv_("id"), "05");
+    CHECK_INT(match(GET, "/films/abc/"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/films/abc"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/films/-1/"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/films/99999999999999999999/"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/films/9223372036854775807/"), FC__MATCH_OK);
+    CHECK(arg("id") && arg("id")->i == 9223372036854775807LL);
+
+    CHECK_INT(add("/signed/<int(signed=True):n>", GET, "signed", 2, 0), 0);
+    CHECK_INT(match(GET, "/signed/-5"), FC__MATCH_OK);
+    CHECK(arg("n") && arg("n")->i == -5);
+    CHECK_INT(match(GET, "/signed/7"), FC__MATCH_OK);
+    CHECK(arg("n") && arg("n")->i == 7);
+    CHECK_INT(match(GET, "/signed/--5"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/signed/-"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/signed/-9223372036854775808"), FC__MATCH_OK);
+    CHECK(arg("n") && arg("n")->i == INT64_MIN);
+    CHECK_INT(match(GET, "/signed/-9223372036854775809"), FC__MATCH_NOT_FOUND);
+
+    CHECK_INT(add("/range/<int(min=1, max=10):n>", GET, "range", 3, 0), 0);
+    CHECK_INT(match(GET, "/range/0"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/range/1"), FC__MATCH_OK);
+    CHECK_INT(match(GET, "/range/10"), FC__MATCH_OK);
+    CHECK_INT(match(GET, "/range/11"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/neg/<int(signed=True, min=-3):n>", GET, "neg", 4, 0), 0);
+    CHECK_INT(match(GET, "/neg/-4"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/neg/-3"), FC__MATCH_OK);
+    CHECK_INT(add("/fd/<int(fixed_digits=4):n>", GET, "fd", 5, 0), 0);
+    CHECK_INT(match(GET, "/fd/0042"), FC__MATCH_OK);
+    CHECK(arg("n") && arg("n")->i == 42);
+    CHECK_INT(match(GET, "/fd/42"), FC__MATCH_NOT_FOUND);
+
+    CHECK_INT(add("/f/<float:x>", GET, "float", 6, 0), 0);
+    CHECK_INT(match(GET, "/f/1"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/f/1.5"), FC__MATCH_OK);
+    CHECK(arg("x") && arg("x")->type == FC__ARG_FLOAT && arg("x")->d == 1.5);
+    CHECK_INT(match(GET, "/f/-1.5"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/f/.5"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/f/1."), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/f/1e5"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/fs/<float(signed=True, max=2.0):x>", GET, "fs", 7, 0), 0);
+    CHECK_INT(match(GET, "/fs/-2.25"), FC__MATCH_OK);
+    CHECK(arg("x") && arg("x")->d == -2.25);
+    CHECK_INT(match(GET, "/fs/2.5"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/fs/2.0"), FC__MATCH_OK);
+
+    CHECK_INT(add("/u/<uuid:u>", GET, "uuid", 8, 0), 0);
+    CHECK_INT(match(GET, "/u/12345678-1234-1234-1234-123456789ABC"), FC__MATCH_OK);
+    CHECK_STR(argv_("u"), "12345678-1234-1234-1234-123456789abc");
+    CHECK(arg("u") && arg("u")->type == FC__ARG_UUID);
+    CHECK_INT(match(GET, "/u/not-a-uuid"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/u/12345678-1234-1234-1234-123456789abg"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/u/12345678-1234-1234-1234-123456789abcd"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/u/123456781234-1234-1234-123456789abc-"), FC__MATCH_NOT_FOUND);
+
+    CHECK_INT(add("/str/<name>", GET, "str", 9, 0), 0);
+    CHECK_INT(match(GET, "/str/hello world"), FC__MATCH_OK);
+    CHECK_STR(argv_("name"), "hello world");
+    CHECK(arg("name") && arg("name")->type == FC__ARG_STRING);
+    CHECK_INT(match(GET, "/str/a+b"), FC__MATCH_OK);
+    CHECK_STR(argv_("name"), "a+b");
+    CHECK_INT(match(GET, "/str/a/b"), FC__MATCH_NOT_FOUND); /* a decoded %2F */
+    CHECK_INT(match(GET, "/str/"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/len/<string(length=3):c>", GET, "len", 10, 0), 0);
+    CHECK_INT(match(GET, "/len/abc"), FC__MATCH_OK);
+    CHECK_INT(match(GET, "/len/ab"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/len/abcd"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/mm/<string(minlength=2, maxlength=4):c>", GET, "mm", 11, 0), 0);
+    CHECK_INT(match(GET, "/mm/a"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/mm/ab"), FC__MATCH_OK);
+    CHECK_INT(match(GET, "/mm/caf\xc3\xa9"), FC__MATCH_OK); /* 4 characters, 5 bytes */
+    CHECK_STR(argv_("c"), "caf\xc3\xa9");
+    CHECK_INT(match(GET, "/mm/abcde"), FC__MATCH_NOT_FOUND);
+
+    CHECK_INT(add("/path/<path:p>", GET, "path", 12, 0), 0);
+    CHECK_INT(match(GET, "/path/a/b/c"), FC__MATCH_OK);
+    CHECK_STR(argv_("p"), "a/b/c");
+    CHECK(arg("p") && arg("p")->type == FC__ARG_PATH);
+    CHECK_INT(match(GET, "/path/a//b"), FC__MATCH_OK); /* no merging inside values */
+    CHECK_STR(argv_("p"), "a//b");
+    CHECK_INT(match(GET, "/path/x"), FC__MATCH_OK);
+    CHECK_STR(argv_("p"), "x");
+    CHECK_INT(match(GET, "/path/"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/dl/<path:p>/edit", GET, "edit", 13, 0), 0);
+    CHECK_INT(match(GET, "/dl/x/y/edit"), FC__MATCH_OK);
+    CHECK_STR(argv_("p"), "x/y");
+    CHECK_INT(match(GET, "/dl/x/y/view"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/tree/<path:p>/", GET, "tree", 14, 0), 0);
+    CHECK_INT(match(GET, "/tree/a/b/"), FC__MATCH_OK);
+    CHECK_STR(argv_("p"), "a/b");
+    CHECK_INT(match(GET, "/tree/a/b"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/tree/a/b/");
+
+    CHECK_INT(add("/any/<any(a, b, \"c,d\"):k>", GET, "any", 15, 0), 0);
+    CHECK_INT(match(GET, "/any/a"), FC__MATCH_OK);
+    CHECK_STR(argv_("k"), "a");
+    CHECK(arg("k") && arg("k")->type == FC__ARG_ANY);
+    CHECK_INT(match(GET, "/any/c,d"), FC__MATCH_OK);
+    CHECK_INT(match(GET, "/any/c"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/any/ab"), FC__MATCH_NOT_FOUND);
+
+    /* variables inside a segment */
+    CHECK_INT(add("/file/<name>.json", GET, "json", 16, 0), 0);
+    CHECK_INT(match(GET, "/file/x.y.json"), FC__MATCH_OK);
+    CHECK_STR(argv_("name"), "x.y");
+    CHECK_INT(match(GET, "/file/x.txt"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/file/.json"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/v<int:n>/info", GET, "ver", 17, 0), 0);
+    CHECK_INT(match(GET, "/v2/info"), FC__MATCH_OK);
+    CHECK(arg("n") && arg("n")->i == 2);
+    CHECK_INT(match(GET, "/vx/info"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/d/<int:a>-<int:b>", GET, "pair", 18, 0), 0);
+    CHECK_INT(match(GET, "/d/3-45"), FC__MATCH_OK);
+    CHECK(arg("a") && arg("a")->i == 3 && arg("b") && arg("b")->i == 45);
+    CHECK_INT(match(GET, "/d/3-"), FC__MATCH_NOT_FOUND);
+}
+
+static void test_priority(void)
+{
+    CHECK_INT(add("/movies/<id>", GET, "movie", 20, 0), 0);
+    CHECK_INT(add("/movies/new", GET, "new", 21, 0), 0);
+    CHECK_INT(match(GET, "/movies/new"), FC__MATCH_OK);
+    CHECK_INT(mid(), 21);
+    CHECK_INT(M.nargs, 0);
+    CHECK_INT(match(GET, "/movies/old"), FC__MATCH_OK);
+    CHECK_INT(mid(), 20);
+    /* weights beat registration order */
+    CHECK_INT(add("/x/<a>", GET, "xs", 22, 0), 0);
+    CHECK_INT(add("/x/<int:a>", GET, "xi", 23, 0), 0);
+    CHECK_INT(add("/x/<path:a>", GET, "xp", 24, 0), 0);
+    CHECK_INT(match(GET, "/x/5"), FC__MATCH_OK);
+    CHECK_INT(mid(), 23);
+    CHECK_INT(match(GET, "/x/abc"), FC__MATCH_OK);
+    CHECK_INT(mid(), 22);
+    CHECK_INT(match(GET, "/x/a/b"), FC__MATCH_OK);
+    CHECK_INT(mid(), 24);
+    /* more static text in the segment first */
+    CHECK_INT(add("/y/<n>", GET, "y", 25, 0), 0);
+    CHECK_INT(add("/y/<n>.txt", GET, "ytxt", 26, 0), 0);
+    CHECK_INT(match(GET, "/y/a.txt"), FC__MATCH_OK);
+    CHECK_INT(mid(), 26);
+    CHECK_INT(match(GET, "/y/a.txtx"), FC__MATCH_OK);
+    CHECK_INT(mid(), 25);
+    /* same weight: registration order */
+    CHECK_INT(add("/t/<any(a, b):k>", GET, "tany", 27, 0), 0);
+    CHECK_INT(add("/t/<s>", GET, "ts", 28, 0), 0);
+    CHECK_INT(match(GET, "/t/a"), FC__MATCH_OK);
+    CHECK_INT(mid(), 27);
+    CHECK_INT(match(GET, "/t/c"), FC__MATCH_OK);
+    CHECK_INT(mid(), 28);
+}
+
+static void test_backtracking(void)
+{
+    CHECK_INT(add("/bk/<x>/b", GET, "bkx", 30, 0), 0);
+    CHECK_INT(add("/bk/c/d", GET, "bkcd", 31, 0), 0);
+    CHECK_INT(match(GET, "/bk/c/b"), FC__MATCH_OK); /* static "c" fails deeper */
+    CHECK_INT(mid(), 30);
+    CHECK_STR(argv_("x"), "c");
+    CHECK_INT(match(GET, "/bk/c/d"), FC__MATCH_OK);
+    CHECK_INT(mid(), 31);
+    CHECK_INT(add("/bt/<int:n>/x", GET, "btn", 32, 0), 0);
+    CHECK_INT(add("/bt/<s>/y", GET, "bts", 33, 0), 0);
+    CHECK_INT(match(GET, "/bt/5/y"), FC__MATCH_OK); /* int fails deeper, string wins */
+    CHECK_INT(mid(), 33);
+    CHECK_INT(M.nargs, 1);
+    CHECK_STR(argv_("s"), "5");
+    CHECK(arg("n") == NULL);
+    CHECK_INT(match(GET, "/bt/5/x"), FC__MATCH_OK);
+    CHECK_INT(mid(), 32);
+    CHECK_INT(match(GET, "/bt/5/z"), FC__MATCH_NOT_FOUND);
+}
+
+static void test_slashes_and_methods(void)
+{
+    char buf[128];
+    /* /films/<int:id>/ (GET) registered in test_converters */
+    CHECK_INT(match(GET, "/films/5"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/films/5/");
+    CHECK_INT(match(POST, "/films/5"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(POST, "/films/5/"), FC__MATCH_METHOD_NOT_ALLOWED);
+    CHECK_INT(M.allow, GET | HEAD | OPT);
+    CHECK_INT(add("/coll/", GET | POST, "coll", 40, 0), 0);
+    CHECK_INT(match(POST, "/coll"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/coll/");
+    CHECK_INT(add("/about", GET, "about", 41, 0), 0);
+    CHECK_INT(match(GET, "/about/"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/about"), FC__MATCH_OK);
+    CHECK_INT(add("/", GET, "index", 42, 0), 0);
+    CHECK_INT(match(GET, "/"), FC__MATCH_OK);
+    CHECK_INT(mid(), 42);
+
+    CHECK_INT(add("/items", GET | POST, "items", 43, 0), 0);
+    CHECK_INT(match(DEL, "/items"), FC__MATCH_METHOD_NOT_ALLOWED);
+    CHECK_INT(M.allow, GET | HEAD | POST | OPT);
+    fc__methods_format(M.allow, buf, sizeof(buf));
+    CHECK_STR(buf, "GET, HEAD, POST, OPTIONS");
+    CHECK_INT(add("/onlypost", POST, "onlypost", 44, 0), 0);
+    CHECK_INT(match(GET, "/onlypost"), FC__MATCH_METHOD_NOT_ALLOWED);
+    CHECK_INT(M.allow, POST | OPT);
+    CHECK_INT(match(HEAD, "/onlypost"), FC__MATCH_METHOD_NOT_ALLOWED);
+    CHECK_INT(match(HEAD, "/items"), FC__MATCH_OK); /* HEAD answered by GET */
+    CHECK_INT(mid(), 43);
+    CHECK_INT(match(FC__M_TRACE, "/about"), FC__MATCH_METHOD_NOT_ALLOWED);
+    CHECK_INT(M.allow, GET | HEAD | OPT);
+    CHECK_INT(match(0, "/items"), FC__MATCH_METHOD_NOT_ALLOWED); /* unknown method */
+    CHECK_INT(M.allow, GET | HEAD | POST | OPT);
+    CHECK_INT(match(0, "/nope"), FC__MATCH_NOT_FOUND);
+
+    /* the union over every rule matching the path */
+    CHECK_INT(add("/multi", GET, "mget", 45, 0), 0);
+    CHECK_INT(add("/multi", PUT, "mput", 46, FC__RULE_NO_AUTO_OPTIONS), 0);
+    CHECK_INT(add("/multi/<x>", DEL, "mdel", 47, 0), 0);
+    CHECK_INT(match(POST, "/multi"), FC__MATCH_METHOD_NOT_ALLOWED);
+    CHECK_INT(M.allow, GET | HEAD | PUT | OPT);
+    CHECK_INT(match(PUT, "/multi"), FC__MATCH_OK);
+    CHECK_INT(mid(), 46);
+
+    /* automatic OPTIONS */
+    CHECK_INT(match(OPT, "/items"), FC__MATCH_OPTIONS);
+    CHECK_INT(M.allow, GET | HEAD | POST | OPT);
+    CHECK_INT(match(OPT, "/multi"), FC__MATCH_OPTIONS);
+    CHECK_INT(M.allow, GET | HEAD | PUT | OPT);
+    CHECK_INT(match(OPT, "/nope"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/opt", GET | OPT, "opt", 48, 0), 0);
+    CHECK_INT(match(OPT, "/opt"), FC__MATCH_OK);
+    CHECK_INT(mid(), 48);
+    CHECK_INT(add("/noopt", GET, "noopt", 49, FC__RULE_NO_AUTO_OPTIONS), 0);
+    CHECK_INT(match(OPT, "/noopt"), FC__MATCH_METHOD_NOT_ALLOWED);
+    CHECK_INT(M.allow, GET | HEAD);
+
+    /* strict_slashes off */
+    CHECK_INT(add("/loose/", GET, "loose", 50, FC__RULE_NO_STRICT_SLASHES), 0);
+    CHECK_INT(match(GET, "/loose"), FC__MATCH_OK);
+    CHECK_INT(mid(), 50);
+    CHECK_INT(match(GET, "/loose/"), FC__MATCH_OK);
+    CHECK_INT(add("/nostrict", GET, "nostrict", 51, FC__RULE_NO_STRICT_SLASHES), 0);
+    CHECK_INT(match(GET, "/nostrict/"), FC__MATCH_OK);
+    CHECK_INT(mid(), 51);
+    CHECK_INT(match(GET, "/nostrict"), FC__MATCH_OK);
+
+    /* merge_slashes */
+    CHECK_INT(add("/bp/x", GET, "bpx", 52, 0), 0);
+    CHECK_INT(match(GET, "/bp//x"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/bp/x");
+    CHECK_INT(match(GET, "/bp///x"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/bp/x");
+    CHECK_INT(match(GET, "/films//5/"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/films/5/");
+    CHECK_INT(match(GET, "/films//5"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/films/5/");
+    CHECK_INT(match(POST, "/bp//x"), FC__MATCH_METHOD_NOT_ALLOWED);
+    CHECK_INT(match(GET, "/bp//y"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "//about"), FC__MATCH_OK); /* leading slashes stripped */
+    CHECK_INT(mid(), 41);
+    /* no dot-segment normalisation */
+    CHECK_INT(match(GET, "/str/../about"), FC__MATCH_NOT_FOUND);
+}
+
+static void test_errors(void)
+{
+    char err[128];
+    size_t before = fc__router_count(R);
+    CHECK_INT(add("/dup", GET, "dup", 60, 0), 0);
+    CHECK_INT(add("/dup", GET | POST, "dup2", 61, 0), FC_EEXIST);
+    CHECK_INT(add("/dup", POST, "dup3", 62, 0), 0);
+    CHECK_INT(add("/dup", HEAD, "duphead", 63, 0), 0); /* auto HEAD is no overlap */
+    CHECK_INT(add("/dv/<a>", GET, "dva", 64, 0), 0);
+    CHECK_INT(add("/dv/<b>", GET, "dvb", 65, 0), FC_EEXIST);
+    CHECK_INT(add("/dv/<int:b>", GET, "dvi", 66, 0), 0);
+    CHECK_INT(match(GET, "/dup"), FC__MATCH_OK);
+    CHECK_INT(mid(), 60);
+    CHECK_INT(fc__router_count(R), before + 5);
+
+    static const char *const bad[] = {
+        "nodash",          "",
+        "/a/<int:id",      "/a/<>",
+        "/a/<1x>",         "/a/<foo:x>",
+        "/a/<int(min=x):n>", "/a/<x>/<x>",
+        "/a//b",           "/a/>",
+        "/a/<any():k>",    "/a/<int(bogus=1):n>",
+        "/a/<path(1):p>",  "/a/<string(minlength=5, maxlength=2):s>",
+        "/a/<int(signed=maybe):n>", "/a/<any(x, k=1):k>",
+        "/a/<int(1,2,3,True,5):n>", "/a/<any(\"x):k>",
+        "/a/<int(min=1)x:n>",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        int rc = fc__router_add(R, bad[i], GET, "bad", NULL, 0, err, sizeof(err));
+        CHECK_INT(rc, FC_EINVAL);
+        if (rc != FC_EINVAL || !err[0])
+            fprintf(stderr, "  for rule '%s' (err '%s')\n", bad[i], err);
+        CHECK(err[0] != '\0');
+    }
+    CHECK_INT(fc__router_add(R, "/ok", 0, "bad", NULL, 0, err, sizeof(err)), FC_EINVAL);
+    CHECK_INT(fc__router_add(R, "/ok", 1u << 12, "bad", NULL, 0, NULL, 0), FC_EINVAL);
+    CHECK_INT(fc__router_count(R), before + 5);
+}
+
+static void test_build(void)
+{
+    int rc;
+    char *s;
+    s = build("film", (const char *const[]){"id", "995", NULL}, &rc);
+    CHECK_INT(rc, 0);
+    CHECK_STR(s, "/films/995/");
+    free(s);
+    s = build("film", (const char *const[]){"id", "05", "page", "2", "q", "a b&c", NULL}, &rc);
+    CHECK_INT(rc, 0);
+    CHECK_STR(s, "/films/5/?page=2&q=a+b%26c");
+    free(s);
+    s = build("film", (const char *const[]){"t", "x", "id", "1", "t", "y", NULL}, &rc);
+    CHECK_STR(s, "/films/1/?t=x&t=y");
+    free(s);
+    s = build("str", (const char *const[]){"name", "a b/c\xc3\xa9!$&'()*+,;=:@~", NULL}, &rc);
+    CHECK_INT(rc, 0);
+    CHECK_STR(s, "/str/a%20b%2Fc%C3%A9!$&'()*+,;=:@~");
+    free(s);
+    s = build("path", (const char *const[]){"p", "a b/c", NULL}, &rc);
+    CHECK_STR(s, "/path/a%20b/c");
+    free(s);
+    s = build("film", (const char *const[]){"id", "abc", NULL}, &rc);
+    CHECK_INT(rc, FC_EINVAL);
+    CHECK(s == NULL);
+    s = build("film", (const char *const[]){"id", "-1", NULL}, &rc);
+    CHECK_INT(rc, FC_EINVAL);
+    s = build("film", (const char *const[]){"page", "1", NULL}, &rc);
+    CHECK_INT(rc, FC_EINVAL); /* missing variable */
+    s = build("film", NULL, &rc);
+    CHECK_INT(rc, FC_EINVAL);
+    s = build("nope", NULL, &rc);
+    CHECK_INT(rc, FC_ENOENT);
+    CHECK(s == NULL);
+    s = build("film", (const char *const[]){"id", NULL}, &rc);
+    CHECK_INT(rc, FC_EINVAL); /* name without value */
+    s = build("fd", (const char *const[]){"n", "42", NULL}, &rc);
+    CHECK_STR(s, "/fd/0042");
+    free(s);
+    s = build("uuid", (const char *const[]){"u", "12345678-1234-1234-1234-123456789ABC", NULL}, &rc);
+    CHECK_STR(s, "/u/12345678-1234-1234-1234-123456789abc");
+    free(s);
+    s = build("uuid", (const char *const[]){"u", "nope", NULL}, &rc);
+    CHECK_INT(rc, FC_EINVAL);
+    s = build("float", (const char *const[]){"x", "1.5", NULL}, &rc);
+    CHECK_STR(s, "/f/1.5");
+    free(s);
+    s = build("float", (const char *const[]){"x", "x", NULL}, &rc);
+    CHECK_INT(rc, FC_EINVAL);
+    s = build("any", (const char *const[]){"k", "c,d", NULL}, &rc);
+    CHECK_STR(s, "/any/c,d");
+    free(s);
+    s = build("any", (const char *const[]){"k", "z", NULL}, &rc);
+    CHECK_INT(rc, FC_EINVAL);
+    s = build("json", (const char *const[]){"name", "r", NULL}, &rc);
+    CHECK_STR(s, "/file/r.json");
+    free(s);
+    s = build("tree", (const char *const[]){"p", "a/b", NULL}, &rc);
+    CHECK_STR(s, "/tree/a/b/");
+    free(s);
+    s = build("index", NULL, &rc);
+    CHECK_STR(s, "/");
+    free(s);
+    s = build("index", (const char *const[]){"k", "v w", NULL}, &rc);
+    CHECK_STR(s, "/?k=v+w");
+    free(s);
+
+    /* one endpoint, several rules: the one using the most supplied values */
+    CHECK_INT(add("/users/", GET, "users", 70, 0), 0);
+    CHECK_INT(add("/users/page/<int:page>", GET, "users", 71, 0), 0);
+    s = build("users", NULL, &rc);
+    CHECK_STR(s, "/users/");
+    free(s);
+    s = build("users", (const char *const[]){"page", "2", NULL}, &rc);
+    CHECK_STR(s, "/users/page/2");
+    free(s);
+    s = build("users", (const char *const[]){"page", "x", NULL}, &rc);
+    CHECK_INT(rc, FC_EINVAL);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double time_matches(fc__router *r, const char *path, int n, intptr_t want, int *bad)
+{
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        fc__arena *a = fc__arena_new(0);
+        fc__match m;
+        if (!a || fc__router_match(r, GET, path, strlen(path), a, &m) != 0 ||
+            m.kind != FC__MATCH_OK || (intptr_t)m.route != want)
+            (*bad)++;
+        fc__arena_free(a);
+    }
+    return now_s() - t0;
+}
+
+static void test_scale(void)
+{
+    fc__router *r = fc__router_new();
+    char rule[64], ep[32], path[64];
+    int bad = 0;
+    CHECK(r != NULL);
+    if (!r)
+        return;
+    for (int i = 0; i < 500; i++) {
+        snprintf(rule, sizeof(rule), "/svc%d/items/<int:id>/<name>", i);
+        snprintf(ep, sizeof(ep), "svc%d", i);
+        if (fc__router_add(r, rule, GET, ep, rid(i), 0, NULL, 0) != 0)
+            bad++;
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(fc__router_count(r), 500);
+    for (int i = 0; i < 500; i += 37) {
+        fc__arena *a = fc__arena_new(0);
+        fc__match m;
+        snprintf(path, sizeof(path), "/svc%d/items/%d/n", i, i);
+        CHECK_INT(fc__router_match(r, GET, path, strlen(path), a, &m), 0);
+        CHECK(m.kind == FC__MATCH_OK && (intptr_t)m.route == i && m.nargs == 2 &&
+              m.args[0].i == i);
+        fc__arena_free(a);
+    }
+    /* valgrind runs code ~50x slower: the budget scales, the ratio does not */
+    const char *pre = getenv("LD_PRELOAD");
+    double budget = pre && strstr(pre, "vgpreload") ? 30.0 : 1.0;
+    double tl = time_matches(r, "/svc499/items/42/last", 100000, 499, &bad);
+    double tf = time_matches(r, "/svc0/items/42/first", 100000, 0, &bad);
+    CHECK_INT(bad, 0);
+    CHECK(tl < budget);
+    CHECK(tl < 5 * tf + 0.05); /* the last rule costs about what the first does */
+    fprintf(stderr, "scale: 1e5 matches: last rule %.3f s, first rule %.3f s\n", tl, tf);
+    fc__router_free(r);
+}
+
+int main(void)
+{
+    R = fc__router_new();
+    A = fc__arena_new(0);
+    CHECK(R != NULL && A != NULL);
+    if (!R || !A)
+        return 1;
+    test_methods();
+    test_converters();
+    test_priority();
+    test_backtracking();
+    test_slashes_and_methods();
+    test_errors();
+    test_build();
+    test_scale();
+    fc__arena_free(A);
+    fc__router_free(R);
+    fc__router_free(NULL);
+    TAP_DONE();
+}
