@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #define FC__ARENA_ALIGN 16u
@@ -29,6 +30,8 @@ struct fc__arena {
 
 static struct fc__arena_block *block_new(size_t cap)
 {
+    if (cap > SIZE_MAX - sizeof(struct fc__arena_block))
+        return NULL;
     struct fc__arena_block *b = malloc(sizeof(*b) + cap);
     if (!b)
         return NULL;
