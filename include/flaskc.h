@@ -433,8 +433,9 @@ typedef long (*fc_stream_fn)(void *ud, uint64_t pos, char *buf, size_t max);
  *  once when the stream ends, fails or the client goes away (NULL for none). */
 FC_API int fc_response_stream(fc_request *req, int status, const char *content_type,
                               fc_stream_fn fn, void *ud, void (*free_fn)(void *ud));
-/** Wake a stream parked by FC_STREAM_WAIT (any thread). Safe to call when the
- *  stream has already ended: it is then a no-op. */
+/** Wake a stream parked by FC_STREAM_WAIT (any thread). Call it only until
+ *  the stream's free_fn has run (the request may be gone after that); waking a
+ *  stream that is not parked makes its next FC_STREAM_WAIT return at once. */
 FC_API void fc_stream_wake(fc_request *req);
 
 /** For after_request hooks: the status, changeable. */
@@ -469,6 +470,11 @@ FC_API int fc_after(fc_request *req, unsigned ms, void (*fn)(fc_request *req, vo
  * FC_EAGAIN when the pool queue is full (answer 503 yourself).
  */
 FC_API int fc_pool_run(fc_request *req, void (*work)(void *ud), void (*done)(fc_request *req, void *ud), void *ud);
+
+/** Run @p fn(@p ud) once on the event-loop thread after @p ms milliseconds
+ *  (not tied to a request: feeds streams, periodic work). @p fn must not block.
+ *  The app must be started. 0, FC_EINVAL, FC_ENOMEM. */
+FC_API int fc_app_timer(fc_app *app, unsigned ms, void (*fn)(void *ud), void *ud);
 
 /** Run @p fn(@p ud) on the worker pool after the response has been sent
  *  (FastAPI's BackgroundTasks). @p ud is borrowed: keep it alive yourself. */

@@ -267,3 +267,10 @@ int fc_background(fc_request *req, void (*fn)(void *), void *ud)
     pthread_mutex_unlock(&req->mu);
     return rc;
 }
+
+int fc_app_timer(fc_app *app, unsigned ms, void (*fn)(void *), void *ud)
+{
+    if (!app || !fn || !app->loop)
+        return FC_EINVAL;
+    return fc__loop_timer(app->loop, ms, fn, ud) ? 0 : FC_ENOMEM;
+}

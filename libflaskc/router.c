@@ -28,7 +28,7 @@ struct conv {
     long long imin, imax;
     double dmin, dmax;
     char **items; /* any */
-    size_t nitems;
+    size_t nitems, capitems;
 };
 
 struct var {
@@ -99,9 +99,7 @@ struct fc__router {
     size_t nodes_made;
 };
 
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -328,159 +326,131 @@ static bool conv_check(const struct conv *cv, const char *s, size_t n, long long
     return false;
 }
 
-/* One converter argument: [key=]value, value bare or quoted. */
-struct carg {
-    const char *key;
-    size_t klen;
-    char *val;
-};
-
-static void cargs_free(struct carg *a, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(a[i].val);
-    free(a);
-}
-
-static int cargs_parse(const char *s, size_t n, struct carg **out, size_t *nout, char *err,
-                       size_t errlen)
-{
-    struct carg *a = NULL;
-    size_t na = 0, cap = 0, i = 0;
-    int rc = FC_EINVAL;
-    while (i < n) {
-        while (i < n && is_space(s[i]))
-            i++;
-        if ((rc = grow((void **)&a, &cap, na + 1, sizeof(*a))) < 0)
-            goto fail;
-        struct carg *c = &a[na];
-        c->key = NULL;
-        c->klen = 0;
-        c->val = NULL;
-        size_t k = i;
-        while (k < n && is_ident(s[k]))
-            k++;
-        size_t e = k;
-        while (e < n && is_space(s[e]))
-            e++;
-        if (k > i && e < n && s[e] == '=') {
-            c->key = s + i;
-            c->klen = k - i;
-            i = e + 1;
-            while (i < n && is_space(s[i]))
-                i++;
-        }
-        size_t vs, ve;
-        if (i < n && (s[i] == '"' || s[i] == '\'')) {
-            char q = s[i++];
-            vs = i;
-            while (i < n && s[i] != q)
-                i++;
-            if (i == n) {
-                rc = seterr(err, errlen, "unterminated quote in converter arguments");
-                goto fail;
-            }
-            ve = i++;
-        } else {
-            vs = i;
-            while (i < n && s[i] != ',')
-                i++;
-            ve = i;
-            while (ve > vs && is_space(s[ve - 1]))
-                ve--;
-            if (ve == vs) {
-                rc = seterr(err, errlen, "empty converter argument");
-                goto fail;
-            }
-        }
-        if (!(c->val = malloc(ve - vs + 1))) {
-            rc = FC_ENOMEM;
-            goto fail;
-        }
-        memcpy(c->val, s + vs, ve - vs);
-        c->val[ve - vs] = '\0';
-        na++;
-        while (i < n && is_space(s[i]))
-            i++;
-        if (i < n && s[i] != ',') {
-            rc = seterr(err, errlen, "expected ',' in converter arguments");
-            goto fail;
-        }
-        i++;
-    }
-    *out = a;
-    *nout = na;
-    return 0;
-fail:
-    cargs_free(a, na);
-    return rc;
-}
-
 static bool arg_bool(const char *v, bool *out)
 {
-    if (!strcmp(v, "True") || !strcmp(v, "true") || !strcmp(v, "1"))
-        *out = true;
-    else if (!strcmp(v, "False") || !strcmp(v, "false") || !strcmp(v, "0"))
-        *out = false;
-    else
-        return false;
-    return true;
+    if (!strcmp(v, "True") || !strcmp(v, "true") || !strcmp(v, "False") || !strcmp(v, "false")) {
+        *out = v[0] == 'T' || v[0] == 't';
+        return true;
+    }
+    return false;
 }
 
-static const char *const string_params[] = {"minlength", "maxlength", "length", NULL};
-static const char *const int_params[] = {"fixed_digits", "min", "max", "signed", NULL};
-static const char *const float_params[] = {"min", "max", "signed", NULL};
-static const char *const no_params[] = {NULL};
+/* Positional order of each converter's arguments (Werkzeug's signatures). */
+static const char *const conv_params[][4] = {
+    [FC__ARG_STRING] = {"minlength", "maxlength", "length", NULL},
+    [FC__ARG_INT] = {"fixed_digits", "min", "max", "signed"},
+    [FC__ARG_FLOAT] = {"min", "max", "signed", NULL},
+};
 
-static int conv_apply(struct conv *cv, const char *key, const char *v, char *err, size_t errlen)
+/* Apply one argument: "key=value", or the @p pos-th positional value. */
+static int conv_arg(struct conv *cv, const char *key, size_t klen, size_t pos, const char *v,
+                    size_t vl, char *err, size_t errlen)
 {
+    const char *name = NULL;
+    char t[64];
     long long ll;
-    bool b;
     double d;
-    size_t vl = strlen(v);
-    if (cv->type == FC__ARG_STRING) {
-        if (!parse_ll(v, vl, false, &ll, NULL))
-            return seterr(err, errlen, "%s must be a non-negative integer", key);
-        if (!strcmp(key, "minlength"))
-            cv->minlen = (size_t)ll;
-        else if (!strcmp(key, "maxlength"))
-            cv->maxlen = (size_t)ll;
-        else
-            cv->minlen = cv->maxlen = (size_t)ll;
+    if (cv->type == FC__ARG_ANY) {
+        if (key)
+            return seterr(err, errlen, "any() takes only positional items");
+        if (grow((void **)&cv->items, &cv->capitems, cv->nitems + 1, sizeof(char *)) < 0 ||
+            !(cv->items[cv->nitems] = malloc(vl + 1)))
+            return FC_ENOMEM;
+        memcpy(cv->items[cv->nitems], v, vl);
+        cv->items[cv->nitems++][vl] = '\0';
         return 0;
     }
-    if (!strcmp(key, "signed")) {
-        if (!arg_bool(v, &b))
+    for (size_t p = 0; cv->type <= FC__ARG_FLOAT && p < 4 && conv_params[cv->type][p]; p++) {
+        const char *c = conv_params[cv->type][p];
+        if (key ? strlen(c) == klen && !memcmp(c, key, klen) : p == pos)
+            name = c;
+    }
+    if (!name)
+        return seterr(err, errlen, "unexpected converter argument '%.*s'",
+                      (int)(key ? klen : vl), key ? key : v);
+    if (vl >= sizeof(t))
+        return seterr(err, errlen, "argument %s is too long", name);
+    memcpy(t, v, vl);
+    t[vl] = '\0';
+    if (!strcmp(name, "signed")) {
+        if (!arg_bool(t, &cv->is_signed))
             return seterr(err, errlen, "signed must be True or False");
-        cv->is_signed = b;
-    } else if (!strcmp(key, "fixed_digits")) {
-        if (!parse_ll(v, vl, false, &ll, NULL) || ll > 64)
-            return seterr(err, errlen, "bad fixed_digits '%s'", v);
-        cv->fixed_digits = (unsigned)ll;
+    } else if (cv->type == FC__ARG_FLOAT) {
+        if (!parse_double(t, vl, &d))
+            return seterr(err, errlen, "%s must be a number", name);
+        *(name[1] == 'i' ? &cv->dmin : &cv->dmax) = d;
+        *(name[1] == 'i' ? &cv->has_min : &cv->has_max) = true;
+    } else if (!parse_ll(t, vl, cv->type == FC__ARG_INT && name[0] == 'm', &ll, NULL) ||
+               (name[0] == 'f' && ll > 64)) {
+        return seterr(err, errlen, "%s must be a %s integer", name,
+                      name[0] == 'm' && cv->type == FC__ARG_INT ? "" : "small non-negative");
     } else if (cv->type == FC__ARG_INT) {
-        if (!parse_ll(v, vl, true, &ll, NULL))
-            return seterr(err, errlen, "%s must be an integer", key);
-        if (key[1] == 'i') {
-            cv->has_min = true;
-            cv->imin = ll;
+        if (name[0] == 'f') {
+            cv->fixed_digits = (unsigned)ll;
         } else {
-            cv->has_max = true;
-            cv->imax = ll;
+            *(name[1] == 'i' ? &cv->imin : &cv->imax) = ll;
+            *(name[1] == 'i' ? &cv->has_min : &cv->has_max) = true;
         }
     } else {
-        bool neg = vl && v[0] == '-';
-        if (!float_syntax(v, vl, true) && !parse_ll(v + neg, vl - neg, false, &ll, NULL))
-            return seterr(err, errlen, "%s must be a number", key);
-        if (!parse_double(v, vl, &d))
-            return seterr(err, errlen, "%s must be a number", key);
-        if (key[1] == 'i') {
-            cv->has_min = true;
-            cv->dmin = d;
-        } else {
-            cv->has_max = true;
-            cv->dmax = d;
-        }
+        if (name[0] != 'm' || name[1] == 'i')
+            cv->minlen = (size_t)ll; /* minlength, length */
+        if (name[0] != 'm' || name[1] == 'a')
+            cv->maxlen = (size_t)ll; /* maxlength, length */
     }
+    return 0;
+}
+
+/* Parse "a, k=v, 'q,uoted'" and apply each argument to the converter. */
+static int conv_args(struct conv *cv, const char *s, size_t n, char *err, size_t errlen)
+{
+    size_t i = 0, pos = 0;
+    bool seen_key = false;
+    int rc;
+    while (i < n) {
+        const char *key = NULL;
+        size_t k, e, vs, ve;
+        while (i < n && is_space(s[i]))
+            i++;
+        for (k = i; k < n && is_ident(s[k]); k++)
+            ;
+        for (e = k; e < n && is_space(s[e]); e++)
+            ;
+        if (k > i && e < n && s[e] == '=') {
+            key = s + i;
+            for (i = e + 1; i < n && is_space(s[i]); i++)
+                ;
+        }
+        if (i < n && (s[i] == '"' || s[i] == '\'')) {
+            const char *q = memchr(s + i + 1, s[i], n - i - 1);
+            if (!q)
+                return seterr(err, errlen, "unterminated quote in converter arguments");
+            vs = i + 1;
+            ve = (size_t)(q - s);
+            i = ve + 1;
+        } else {
+            for (vs = i; i < n && s[i] != ','; i++)
+                ;
+            for (ve = i; ve > vs && is_space(s[ve - 1]); ve--)
+                ;
+            if (ve == vs)
+                return seterr(err, errlen, "empty converter argument");
+        }
+        if (!key && seen_key)
+            return seterr(err, errlen, "positional argument after a keyword argument");
+        seen_key = key != NULL;
+        if ((rc = conv_arg(cv, key, key ? k - (size_t)(key - s) : 0, pos++, s + vs, ve - vs, err,
+                           errlen)) < 0)
+            return rc;
+        while (i < n && is_space(s[i]))
+            i++;
+        if (i < n && s[i] != ',')
+            return seterr(err, errlen, "expected ',' in converter arguments");
+        i++;
+    }
+    if (cv->type == FC__ARG_ANY && cv->nitems == 0)
+        return seterr(err, errlen, "any() needs at least one item");
+    if (cv->minlen > cv->maxlen)
+        return seterr(err, errlen, "minlength is greater than maxlength");
     return 0;
 }
 
@@ -491,82 +461,25 @@ static int conv_setup(struct conv *cv, const char *name, size_t nlen, const char
         const char *name;
         fc__argtype type;
         int weight;
-        const char *const *params;
     } table[] = {
-        {"default", FC__ARG_STRING, 100, string_params}, {"string", FC__ARG_STRING, 100, string_params},
-        {"int", FC__ARG_INT, 50, int_params},            {"float", FC__ARG_FLOAT, 50, float_params},
-        {"path", FC__ARG_PATH, 200, no_params},          {"uuid", FC__ARG_UUID, 50, no_params},
-        {"any", FC__ARG_ANY, 100, NULL},
+        {"default", FC__ARG_STRING, 100}, {"string", FC__ARG_STRING, 100},
+        {"int", FC__ARG_INT, 50},         {"float", FC__ARG_FLOAT, 50},
+        {"path", FC__ARG_PATH, 200},      {"uuid", FC__ARG_UUID, 50},
+        {"any", FC__ARG_ANY, 100},
     };
-    size_t t;
-    for (t = 0; t < sizeof(table) / sizeof(table[0]); t++)
-        if (strlen(table[t].name) == nlen && !memcmp(table[t].name, name, nlen))
-            break;
-    if (t == sizeof(table) / sizeof(table[0]))
-        return seterr(err, errlen, "unknown converter '%.*s'", (int)nlen, name);
     memset(cv, 0, sizeof(*cv));
-    cv->type = table[t].type;
-    cv->weight = table[t].weight;
     cv->minlen = 1;
     cv->maxlen = SIZE_MAX;
-    struct carg *a = NULL;
-    size_t na = 0;
-    int rc = args ? cargs_parse(args, alen, &a, &na, err, errlen) : 0;
-    if (rc < 0)
-        return rc;
-    if (cv->type == FC__ARG_ANY) {
-        for (size_t k = 0; k < na; k++)
-            if (a[k].key) {
-                rc = seterr(err, errlen, "any() takes only positional items");
-                goto out;
-            }
-        if (na == 0) {
-            rc = seterr(err, errlen, "any() needs at least one item");
-            goto out;
-        }
-        if (!(cv->items = malloc(na * sizeof(char *)))) {
-            rc = FC_ENOMEM;
-            goto out;
-        }
-        for (size_t k = 0; k < na; k++) {
-            cv->items[k] = a[k].val; /* taken */
-            a[k].val = NULL;
-        }
-        cv->nitems = na;
-        goto out;
+    for (size_t t = 0; t < sizeof(table) / sizeof(table[0]); t++) {
+        if (strlen(table[t].name) != nlen || memcmp(table[t].name, name, nlen) != 0)
+            continue;
+        cv->type = table[t].type;
+        cv->weight = table[t].weight;
+        if (args || cv->type == FC__ARG_ANY)
+            return conv_args(cv, args, alen, err, errlen);
+        return 0;
     }
-    const char *const *params = table[t].params;
-    bool seen_key = false;
-    for (size_t k = 0; k < na; k++) {
-        const char *key = NULL;
-        if (a[k].key) {
-            seen_key = true;
-            for (size_t p = 0; params[p]; p++)
-                if (strlen(params[p]) == a[k].klen && !memcmp(params[p], a[k].key, a[k].klen))
-                    key = params[p];
-            if (!key) {
-                rc = seterr(err, errlen, "unknown converter argument '%.*s'", (int)a[k].klen,
-                            a[k].key);
-                goto out;
-            }
-        } else {
-            size_t np = 0;
-            while (params[np])
-                np++;
-            if (seen_key || k >= np) {
-                rc = seterr(err, errlen, "unexpected positional converter argument");
-                goto out;
-            }
-            key = params[k];
-        }
-        if ((rc = conv_apply(cv, key, a[k].val, err, errlen)) < 0)
-            goto out;
-    }
-    if (cv->minlen > cv->maxlen)
-        rc = seterr(err, errlen, "minlength is greater than maxlength");
-out:
-    cargs_free(a, na);
-    return rc;
+    return seterr(err, errlen, "unknown converter '%.*s'", (int)nlen, name);
 }
 
 static void conv_free(struct conv *cv)
@@ -676,8 +589,10 @@ static int add_var(struct rule *ru, struct pbuf *pb, const char *t, size_t n, si
         return FC_ENOMEM;
     struct var *v = &ru->vars[ru->nvars];
     int rc = conv_setup(&v->cv, cname, cnlen, has_args ? t + as : NULL, ae - as, err, errlen);
-    if (rc < 0)
+    if (rc < 0) {
+        conv_free(&v->cv);
         return rc;
+    }
     if (!(v->name = malloc(vlen + 1))) {
         conv_free(&v->cv);
         return FC_ENOMEM;

@@ -127,6 +127,13 @@ static void test_converters(void)
     CHECK_INT(match(GET, "/fd/0042"), FC__MATCH_OK);
     CHECK(arg("n") && arg("n")->i == 42);
     CHECK_INT(match(GET, "/fd/42"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(add("/fdm/<int(min=5, fixed_digits=3):n>", GET, "fdm", 19, 0), 0);
+    CHECK_INT(match(GET, "/fdm/004"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/fdm/005"), FC__MATCH_OK);
+    CHECK_INT(add("/pos/<int(3, 1, 9):n>", GET, "pos", 29, 0), 0); /* positional */
+    CHECK_INT(match(GET, "/pos/010"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/pos/009"), FC__MATCH_OK);
+    CHECK_INT(match(GET, "/"), FC__MATCH_NOT_FOUND);
 
     CHECK_INT(add("/f/<float:x>", GET, "float", 6, 0), 0);
     CHECK_INT(match(GET, "/f/1"), FC__MATCH_NOT_FOUND);

@@ -1,0 +1,549 @@
+/* test_app.c — the app through the in-process test client: routing
+ * (308/404/405/HEAD/OPTIONS), converters, request accessors, JSON, forms,
+ * cookies, responses, hooks order, error handlers, async and blocking modes. */
+#include "internal.h"
+#include "tap.h"
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <unistd.h>
+
+static char trace[512];
+static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
+static void tr(const char *s)
+{
+    pthread_mutex_lock(&trace_mu);
+    if (*trace)
+        strncat(trace, ",", sizeof(trace) - strlen(trace) - 1);
+    strncat(trace, s, sizeof(trace) - strlen(trace) - 1);
+    pthread_mutex_unlock(&trace_mu);
+}
+
+FC_BLUEPRINT(films, "/films");
+FC_BLUEPRINT(parent, "/p");
+FC_BLUEPRINT(child, "/c");
+FC_BLUEPRINT(misc, "");
+
+FC_ROUTE(films, "GET", "/<int:id>/", get_film)
+{
+    tr("view");
+    fc_response_text(req, 200, fc_request_printf(req, "film %lld", fc_arg_int(req, "id")));
+}
+
+FC_ROUTE(films, "GET,POST", "/", films_index)
+{
+    fc_response_text(req, 200, fc_request_printf(req, "items %s", fc_request_method(req)));
+}
+
+FC_ROUTE(films, "POST", "/onlypost", onlypost)
+{
+    fc_response_text(req, 200, "posted");
+}
+
+FC_ROUTE(child, "GET", "/x", child_x)
+{
+    tr("view");
+    fc_response_text(req, 200, fc_request_endpoint(req));
+}
+
+FC_ROUTE(child, "GET", "/teapot", child_teapot)
+{
+    fc_abort(req, 418, NULL);
+}
+
+FC_ROUTE(misc, "GET", "/about", about)
+{
+    fc_response_html(req, 200, "about");
+}
+
+FC_ROUTE(misc, "GET", "/str/<name>", str_name)
+{
+    fc_response_text(req, 200, fc_request_printf(req, "name=[%s] len=%zu", fc_arg(req, "name"),
+                                                 strlen(fc_arg(req, "name"))));
+}
+
+FC_ROUTE(misc, "GET", "/path/<path:p>", path_p)
+{
+    fc_response_text(req, 200, fc_arg(req, "p"));
+}
+
+FC_ROUTE(misc, "GET", "/u/<uuid:u>", uuid_u)
+{
+    fc_response_text(req, 200, fc_arg(req, "u"));
+}
+
+FC_ROUTE(misc, "GET", "/f/<float:x>", float_x)
+{
+    fc_response_text(req, 200, fc_request_printf(req, "%.2f", fc_arg_float(req, "x")));
+}
+
+FC_ROUTE(misc, "GET", "/args", args)
+{
+    size_t n = 0;
+    const char *const *l = fc_query_list(req, "a", &n);
+    fc_response_text(req, 200, fc_request_printf(req, "n=%zu first=%s last=%s b=%s", n,
+                                                 n ? l[0] : "-", n ? l[n - 1] : "-",
+                                                 fc_query(req, "b") ? fc_query(req, "b") : "NULL"));
+}
+
+FC_ROUTE(misc, "POST", "/json", json_echo)
+{
+    json_object *o = fc_request_json(req);
+    if (!o && fc_request_answered(req))
+        return;
+    json_object *r = json_object_new_object();
+    json_object_object_add(r, "got", json_object_get(o));
+    fc_response_json(req, 200, r);
+}
+
+FC_ROUTE(misc, "POST", "/form", form)
+{
+    const fc_file *f = fc_request_file(req, "f");
+    size_t n = 0;
+    fc_form_list(req, "a", &n);
+    fc_response_text(req, 200, fc_request_printf(req, "a=%s n=%zu b=%s file=%s:%zu:%s", fc_form(req, "a"), n,
+                                                 fc_form(req, "b") ? fc_form(req, "b") : "-",
+                                                 f ? fc_file_filename(f) : "-", f ? fc_file_size(f) : 0,
+                                                 f ? fc_file_content_type(f) : "-"));
+}
+
+FC_ROUTE(misc, "GET", "/cookie", cookie)
+{
+    fc_cookie_opts o = FC_COOKIE_OPTS_DEFAULT;
+    o.max_age = 60;
+    o.http_only = true;
+    o.same_site = FC_SAMESITE_LAX;
+    CHECK_INT(fc_response_cookie(req, "k", "v", &o), 0);
+    CHECK_INT(fc_response_cookie(req, "bad name", "v", NULL), FC_EINVAL);
+    CHECK_INT(fc_response_header(req, "X-Bad", "a\r\nInjected: 1"), FC_EINVAL);
+    const char *c = fc_request_cookie(req, "sid");
+    fc_response_text(req, 200, c ? c : "none");
+}
+
+FC_ROUTE(misc, "GET", "/twice", twice)
+{
+    CHECK_INT(fc_response_text(req, 201, "first"), 0);
+    CHECK_INT(fc_response_text(req, 200, "second"), FC_EALREADY);
+}
+
+FC_ROUTE(misc, "GET", "/forgot", forgot)
+{
+    (void)req;
+}
+
+FC_ROUTE(misc, "GET", "/redir", redir)
+{
+    fc_response_redirect(req, 0, "/about");
+}
+
+static long stream_fn(void *ud, uint64_t pos, char *buf, size_t max)
+{
+    int *i = ud;
+    (void)pos;
+    if (*i >= 3)
+        return FC_STREAM_END;
+    return snprintf(buf, max, "chunk%d\n", (*i)++);
+}
+
+static void stream_free(void *ud)
+{
+    free(ud);
+}
+
+FC_ROUTE(misc, "GET", "/stream", stream)
+{
+    int *i = calloc(1, sizeof(int));
+    fc_response_stream(req, 200, "text/plain; charset=utf-8", stream_fn, i, stream_free);
+}
+
+/* async: answered from another thread */
+static void *answer_later(void *p)
+{
+    fc_request *req = p;
+    usleep(20000);
+    fc_response_text(req, 200, "from a thread");
+    return NULL;
+}
+
+FC_ROUTE(misc, "GET", "/thread", thread_answer)
+{
+    pthread_t t;
+    fc_request_defer(req, NULL, NULL);
+    pthread_create(&t, NULL, answer_later, req);
+    pthread_detach(t);
+}
+
+static void after_cb(fc_request *req, void *ud)
+{
+    fc_response_text(req, 200, ud);
+}
+
+FC_ROUTE(misc, "GET", "/after", after)
+{
+    fc_after(req, 50, after_cb, "timer fired");
+}
+
+static atomic_int canceled;
+static void on_cancel(fc_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    atomic_fetch_add(&canceled, 1);
+}
+
+FC_ROUTE(misc, "GET", "/never", never)
+{
+    fc_request_defer(req, on_cancel, NULL);
+}
+
+FC_ROUTE_BLOCKING(misc, "GET", "/blocking", blocking)
+{
+    usleep(10000);
+    fc_response_text(req, 200, "blocked ok");
+}
+
+static void work(void *ud)
+{
+    int *x = ud;
+    *x = 42;
+}
+static void work_done(fc_request *req, void *ud)
+{
+    fc_response_text(req, 200, fc_request_printf(req, "work=%d", *(int *)ud));
+    free(ud);
+}
+
+FC_ROUTE(misc, "GET", "/poolrun", poolrun)
+{
+    int *x = calloc(1, sizeof(int));
+    fc_pool_run(req, work, work_done, x);
+}
+
+/* ---- hooks ---- */
+static bool app_before(fc_request *req)
+{
+    tr("app-before");
+    if (fc_request_header(req, "X-Deny")) {
+        fc_response_text(req, 203, "short-circuited");
+        return false;
+    }
+    return true;
+}
+static void app_after1(fc_request *req) { tr("app-after1"); fc_response_set_header(req, "X-After", trace); }
+static void app_after2(fc_request *req) { (void)req; tr("app-after2"); }
+static bool p_before(fc_request *req) { (void)req; tr("p-before"); return true; }
+static bool c_before(fc_request *req) { (void)req; tr("c-before"); return true; }
+static void p_after(fc_request *req) { (void)req; tr("p-after"); }
+static void c_after(fc_request *req) { (void)req; tr("c-after"); }
+static int torn_status;
+static void app_teardown(fc_request *req, int status) { (void)req; torn_status = status; tr("teardown"); }
+
+static void app_404(fc_request *req, int status)
+{
+    fc_response_json_str(req, status, "{\"error\":\"not found\"}");
+}
+static void c_418(fc_request *req, int status)
+{
+    fc_response_text(req, status, "child teapot");
+}
+
+static fc_app *make_app(void)
+{
+    fc_app *app = fc_app_new("test");
+    CHECK(app != NULL);
+    fc_app_set_max_body(app, 64);
+    fc_app_set_deadline(app, 300);
+    CHECK_INT(fc_blueprint_register(parent, child), 0);
+    CHECK_INT(fc_app_register(app, films), 0);
+    CHECK_INT(fc_app_register(app, parent), 0);
+    CHECK_INT(fc_app_register(app, misc), 0);
+    fc_app_before(app, app_before);
+    fc_app_after(app, app_after1);
+    fc_app_after(app, app_after2);
+    fc_app_teardown(app, app_teardown);
+    fc_blueprint_before(parent, p_before);
+    fc_blueprint_before(child, c_before);
+    fc_blueprint_after(parent, p_after);
+    fc_blueprint_after(child, c_after);
+    fc_app_errorhandler(app, 404, app_404);
+    fc_blueprint_errorhandler(child, 418, c_418);
+    return app;
+}
+
+static fc_test_response *get(fc_app *app, const char *method, const char *path)
+{
+    return fc_test_request(app, method, path, NULL, NULL, 0);
+}
+
+#define EXPECT(app, method, path, status, body)                                        \
+    do {                                                                               \
+        fc_test_response *r_ = get(app, method, path);                                 \
+        CHECK_INT(fc_test_status(r_), status);                                         \
+        if (body)                                                                      \
+            CHECK_STR(fc_test_body(r_, NULL), (const char *)(body));                   \
+        fc_test_response_free(r_);                                                     \
+    } while (0)
+
+static bool allow_has(const char *allow, const char *m)
+{
+    size_t n = strlen(m);
+    for (const char *p = allow; p && (p = strstr(p, m)); p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+static void test_routing(fc_app *app)
+{
+    EXPECT(app, "GET", "/films/5/", 200, "film 5");
+    EXPECT(app, "GET", "/films/05/", 200, "film 5");
+    EXPECT(app, "GET", "/films/%35/", 200, "film 5");
+    fc_test_response *r = get(app, "GET", "/films/5?x=1&y=2");
+    CHECK_INT(fc_test_status(r), 308);
+    CHECK_STR(fc_test_header(r, "Location"), "http://localhost/films/5/?x=1&y=2");
+    CHECK(strstr(fc_test_body(r, NULL), "Redirecting...") != NULL);
+    fc_test_response_free(r);
+    /* 404s: bad int, sign, overflow; leaf with slash; POST on a GET branch */
+    r = get(app, "GET", "/films/abc/");
+    CHECK_INT(fc_test_status(r), 404);
+    CHECK_STR(fc_test_body(r, NULL), "{\"error\":\"not found\"}\n"); /* the app's 404 handler */
+    fc_test_response_free(r);
+    EXPECT(app, "GET", "/films/-1/", 404, NULL);
+    EXPECT(app, "GET", "/films/99999999999999999999999/", 404, NULL);
+    EXPECT(app, "GET", "/about/", 404, NULL);
+    EXPECT(app, "POST", "/films/5", 404, NULL);
+    EXPECT(app, "POST", "/films", 308, NULL);
+    /* 405 + Allow */
+    r = get(app, "DELETE", "/films/");
+    CHECK_INT(fc_test_status(r), 405);
+    const char *allow = fc_test_header(r, "Allow");
+    CHECK(allow_has(allow, "GET") && allow_has(allow, "HEAD") && allow_has(allow, "POST") &&
+          allow_has(allow, "OPTIONS") && !allow_has(allow, "DELETE"));
+    fc_test_response_free(r);
+    r = get(app, "GET", "/films/onlypost");
+    CHECK_INT(fc_test_status(r), 405);
+    allow = fc_test_header(r, "Allow");
+    CHECK(allow_has(allow, "POST") && allow_has(allow, "OPTIONS") && !allow_has(allow, "HEAD"));
+    fc_test_response_free(r);
+    EXPECT(app, "FOO", "/films/", 405, NULL);
+    /* OPTIONS */
+    r = get(app, "OPTIONS", "/films/");
+    CHECK_INT(fc_test_status(r), 200);
+    CHECK_STR(fc_test_header(r, "Content-Length"), "0");
+    CHECK(allow_has(fc_test_header(r, "Allow"), "POST"));
+    fc_test_response_free(r);
+    EXPECT(app, "OPTIONS", "/nope", 404, NULL);
+    /* HEAD: the view runs with method HEAD, Content-Length of the would-be body, no body */
+    r = get(app, "HEAD", "/films/");
+    CHECK_INT(fc_test_status(r), 200);
+    CHECK_STR(fc_test_header(r, "Content-Length"), "10");
+    CHECK_INT(strlen(fc_test_body(r, NULL)), 0);
+    fc_test_response_free(r);
+    /* converters through the app */
+    EXPECT(app, "GET", "/str/hello%20world", 200, "name=[hello world] len=11");
+    EXPECT(app, "GET", "/str/caf%C3%A9", 200, "name=[caf\xc3\xa9] len=5");
+    EXPECT(app, "GET", "/str/a+b", 200, "name=[a+b] len=3");
+    EXPECT(app, "GET", "/str/a%2Fb", 404, NULL);
+    EXPECT(app, "GET", "/path/a%2Fb/c", 200, "a/b/c");
+    EXPECT(app, "GET", "/u/12345678-1234-1234-1234-123456789ABC", 200, "12345678-1234-1234-1234-123456789abc");
+    EXPECT(app, "GET", "/u/not-a-uuid", 404, NULL);
+    EXPECT(app, "GET", "/f/1", 404, NULL);
+    EXPECT(app, "GET", "/f/1.5", 200, "1.50");
+    EXPECT(app, "GET", "/str/%FF", 400, NULL);
+    /* url_for */
+    char *u = NULL;
+    const char *kv[] = {"id", "995", "q", "a b", NULL};
+    CHECK_INT(fc_url_for(app, "films.get_film", kv, &u), 0);
+    CHECK_STR(u, "/films/995/?q=a+b");
+    free(u);
+    u = NULL;
+    CHECK_INT(fc_url_for(app, "parent.child.child_x", NULL, &u), 0);
+    CHECK_STR(u, "/p/c/x");
+    free(u);
+    CHECK_INT(fc_url_for(app, "nope", NULL, &u), FC_ENOENT);
+    const char *missing[] = {NULL};
+    CHECK_INT(fc_url_for(app, "films.get_film", missing, &u), FC_EINVAL);
+}
+
+static void test_request(fc_app *app)
+{
+    EXPECT(app, "GET", "/args?a=1&a=2&b=3", 200, "n=2 first=1 last=2 b=3");
+    EXPECT(app, "GET", "/args?a=&b", 200, "n=1 first= last= b=");
+    EXPECT(app, "GET", "/args?a=x+y%20z%26", 200, "n=1 first=x y z& last=x y z& b=NULL");
+    EXPECT(app, "GET", "/args?a=1;b=2", 200, "n=1 first=1;b=2 last=1;b=2 b=NULL");
+    /* JSON */
+    const char *jh[] = {"Content-Type", "application/json", NULL};
+    fc_test_response *r = fc_test_request(app, "POST", "/json", jh, "{\"a\":1}", 7);
+    CHECK_INT(fc_test_status(r), 200);
+    CHECK_STR(fc_test_body(r, NULL), "{\"got\":{\"a\":1}}\n");
+    CHECK_STR(fc_test_header(r, "Content-Type"), "application/json");
+    fc_test_response_free(r);
+    const char *bad[] = {"{bad", "[1,2", "", "{\"a\":1} x"};
+    for (size_t i = 0; i < 4; i++) {
+        r = fc_test_request(app, "POST", "/json", jh, bad[i], strlen(bad[i]));
+        CHECK_INT(fc_test_status(r), 400);
+        CHECK_STR(fc_test_header(r, "Content-Type"), "application/json");
+        CHECK(strstr(fc_test_body(r, NULL), "\"message\":\"Failed to decode JSON object") != NULL);
+        fc_test_response_free(r);
+    }
+    const char *th[] = {"Content-Type", "text/plain", NULL};
+    r = fc_test_request(app, "POST", "/json", th, "{}", 2);
+    CHECK_INT(fc_test_status(r), 415);
+    CHECK_STR(fc_test_header(r, "Content-Type"), "application/json");
+    CHECK(strstr(fc_test_body(r, NULL), "Content-Type was not 'application/json'") != NULL);
+    fc_test_response_free(r);
+    const char *vh[] = {"Content-Type", "application/vnd.api+json", NULL};
+    r = fc_test_request(app, "POST", "/json", vh, "[1]", 3);
+    CHECK_INT(fc_test_status(r), 200);
+    fc_test_response_free(r);
+    /* 413: body over the app's 64-byte limit */
+    char big[100];
+    memset(big, 'x', sizeof(big));
+    r = fc_test_request(app, "POST", "/json", jh, big, sizeof(big));
+    CHECK_INT(fc_test_status(r), 413);
+    fc_test_response_free(r);
+    /* forms */
+    const char *fh[] = {"Content-Type", "application/x-www-form-urlencoded", NULL};
+    r = fc_test_request(app, "POST", "/form", fh, "a=1&a=2&b=x+y", 13);
+    CHECK_STR(fc_test_body(r, NULL), "a=1 n=2 b=x y file=-:0:-");
+    fc_test_response_free(r);
+    const char *mh[] = {"Content-Type", "multipart/form-data; boundary=XyZ", NULL};
+    const char mp[] = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n"
+                      "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"t.txt\"\r\n"
+                      "Content-Type: text/plain\r\n\r\nabc\r\n--XyZ--\r\n";
+    r = fc_test_request(app, "POST", "/form", mh, mp, sizeof(mp) - 1);
+    CHECK_INT(fc_test_status(r), 200);
+    CHECK_STR(fc_test_body(r, NULL), "a=1 n=1 b=- file=t.txt:3:text/plain");
+    fc_test_response_free(r);
+    /* cookies in and out */
+    const char *ch[] = {"Cookie", "a=1; sid=xyz", NULL};
+    r = fc_test_request(app, "GET", "/cookie", ch, NULL, 0);
+    CHECK_STR(fc_test_body(r, NULL), "xyz");
+    const char *sc = fc_test_header(r, "Set-Cookie");
+    CHECK(sc && !strncmp(sc, "k=v; Expires=", 13));
+    CHECK(sc && strstr(sc, "; Max-Age=60; HttpOnly; Path=/; SameSite=Lax") != NULL);
+    fc_test_response_free(r);
+}
+
+static void test_responses(fc_app *app)
+{
+    fc_test_response *r = get(app, "GET", "/twice");
+    CHECK_INT(fc_test_status(r), 201);
+    CHECK_STR(fc_test_body(r, NULL), "first");
+    fc_test_response_free(r);
+    r = get(app, "GET", "/forgot");
+    CHECK_INT(fc_test_status(r), 500);
+    CHECK(strstr(fc_test_body(r, NULL), "<title>500 Internal Server Error</title>") != NULL);
+    fc_test_response_free(r);
+    const char *acc[] = {"Accept", "application/json", NULL};
+    r = fc_test_request(app, "GET", "/forgot", acc, NULL, 0);
+    CHECK_INT(fc_test_status(r), 500);
+    CHECK(strstr(fc_test_body(r, NULL), "\"status\":500") != NULL);
+    fc_test_response_free(r);
+    r = get(app, "GET", "/redir");
+    CHECK_INT(fc_test_status(r), 302);
+    CHECK_STR(fc_test_header(r, "Location"), "/about");
+    fc_test_response_free(r);
+    r = get(app, "GET", "/about");
+    CHECK_STR(fc_test_header(r, "Content-Type"), "text/html; charset=utf-8");
+    CHECK_STR(fc_test_header(r, "Content-Length"), "5");
+    fc_test_response_free(r);
+    r = get(app, "GET", "/stream");
+    CHECK_INT(fc_test_status(r), 200);
+    CHECK_STR(fc_test_body(r, NULL), "chunk0\nchunk1\nchunk2\n");
+    CHECK_STR(fc_test_header(r, "Transfer-Encoding"), "chunked");
+    CHECK(fc_test_header(r, "Content-Length") == NULL);
+    fc_test_response_free(r);
+    r = get(app, "HEAD", "/stream");
+    CHECK_INT(fc_test_status(r), 200);
+    CHECK(fc_test_header(r, "Transfer-Encoding") == NULL && fc_test_header(r, "Content-Length") == NULL);
+    fc_test_response_free(r);
+}
+
+static void test_hooks(fc_app *app)
+{
+    trace[0] = '\0';
+    fc_test_response *r = get(app, "GET", "/p/c/x");
+    CHECK_STR(fc_test_body(r, NULL), "parent.child.child_x");
+    /* X-After was set by app_after1, the last after hook to run */
+    CHECK_STR(fc_test_header(r, "X-After"),
+              "app-before,p-before,c-before,view,c-after,p-after,app-after2,app-after1");
+    fc_test_response_free(r);
+    CHECK_STR(trace, "app-before,p-before,c-before,view,c-after,p-after,app-after2,app-after1,teardown");
+    CHECK_INT(torn_status, 200);
+    /* a before hook answering early: the view is skipped, after hooks still run */
+    trace[0] = '\0';
+    const char *deny[] = {"X-Deny", "1", NULL};
+    r = fc_test_request(app, "GET", "/p/c/x", deny, NULL, 0);
+    CHECK_INT(fc_test_status(r), 203);
+    CHECK_STR(fc_test_body(r, NULL), "short-circuited");
+    CHECK_STR(fc_test_header(r, "X-After"), "app-before,app-after2,app-after1");
+    fc_test_response_free(r);
+    /* routing errors run app hooks only, and teardown sees the status */
+    trace[0] = '\0';
+    r = get(app, "GET", "/nothing");
+    CHECK_INT(fc_test_status(r), 404);
+    fc_test_response_free(r);
+    CHECK_STR(trace, "app-before,app-after2,app-after1,teardown");
+    CHECK_INT(torn_status, 404);
+    /* blueprint error handler */
+    r = get(app, "GET", "/p/c/teapot");
+    CHECK_INT(fc_test_status(r), 418);
+    CHECK_STR(fc_test_body(r, NULL), "child teapot");
+    fc_test_response_free(r);
+}
+
+static void test_async(fc_app *app)
+{
+    EXPECT(app, "GET", "/thread", 200, "from a thread");
+    EXPECT(app, "GET", "/after", 200, "timer fired");
+    EXPECT(app, "GET", "/blocking", 200, "blocked ok");
+    EXPECT(app, "GET", "/poolrun", 200, "work=42");
+    uint64_t t0 = fc__now_ms();
+    fc_test_response *r = get(app, "GET", "/never");
+    CHECK_INT(fc_test_status(r), 504);
+    CHECK(fc__now_ms() - t0 >= 290);
+    fc_test_response_free(r);
+    CHECK_INT(atomic_load(&canceled), 1);
+}
+
+static void test_config(void)
+{
+    fc_app *app = fc_app_new("cfg");
+    CHECK_INT(fc_app_set_port(app, 70000), FC_EINVAL);
+    CHECK_INT(fc_app_set_threads(app, 0), FC_EINVAL);
+    CHECK_INT(fc_app_set_port(app, 0), 0);
+    CHECK_INT(fc_route(misc, "GET", "/late", (fc_handler)forgot, "late", 0), FC_EBUSY);
+    fc_blueprint *bp = fc_blueprint_new("bp", "/bp");
+    CHECK_INT(fc_route(bp, "GET", "/a", (fc_handler)forgot, "a", 0), 0);
+    CHECK_INT(fc_route(bp, "GET", "/a", (fc_handler)forgot, "a", 0), FC_EEXIST);
+    CHECK_INT(fc_route(bp, "BREW", "/b", (fc_handler)forgot, "b", 0), FC_EINVAL);
+    CHECK_INT(fc_route(bp, "GET", "/<int:x", (fc_handler)forgot, "c", 0), 0); /* syntax checked at register */
+    CHECK(fc_app_register(app, bp) == FC_EINVAL);
+    fc_app_free(app);
+    fc_blueprint_free(bp);
+    setenv("FLASKC_PORT", "6123", 1);
+    setenv("FLASKC_MAX_BODY", "junk", 1);
+    app = fc_app_new("env");
+    CHECK_INT(app->cfg.port, 6123);
+    CHECK_INT(app->cfg.max_body, 16u * 1024 * 1024);
+    fc_app_free(app);
+    unsetenv("FLASKC_PORT");
+    unsetenv("FLASKC_MAX_BODY");
+    CHECK_STR(fc_strerror(FC_EEXIST), "already exists (duplicate rule or name)");
+    CHECK_STR(fc_version_string(), "0.1.0");
+}
+
+int main(void)
+{
+    fc_app *app = make_app();
+    test_routing(app);
+    test_request(app);
+    test_responses(app);
+    test_hooks(app);
+    test_async(app);
+    CHECK_INT(fc_app_before(app, app_before), FC_EBUSY);
+    fc_app_free(app);
+    test_config();
+    TAP_DONE();
+}
