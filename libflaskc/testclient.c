@@ -70,6 +70,7 @@ static void tc_complete(fc_request *req)
 {
     struct tc *t = req->tp_ctx;
     fc_test_response *o = t->out;
+    fc__request_unref(req); /* the transport's reference (the caller of complete holds one) */
     fc__buf hb = {0};
     fc__buf body = {0};
     o->status = req->res.status;
@@ -213,7 +214,6 @@ fc_test_response *fc_test_request(fc_app *app, const char *method, const char *p
     } else {
         fc__dispatch_run(req);
     }
-    fc__request_unref(req); /* the transport's reference */
     pthread_mutex_lock(&t->mu);
     while (!t->released && !t->stream_req)
         pthread_cond_wait(&t->cv, &t->mu);

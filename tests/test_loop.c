@@ -535,6 +535,78 @@ static void test_watch_unwatch_race(fc__loop *l)
     CHECK_INT(late, 0);
 }
 
+/* Two watches ready in the same epoll batch; whichever callback runs first
+ * unwatches the other, which must then be skipped although its event was
+ * already fetched. The loop is held by a gate while both are armed. */
+struct pairwatch {
+    fc__loop *l;
+    fc__watch *w[2]; /* written before the gate opens */
+    atomic_int calls[2];
+    int first;       /* loop thread only */
+};
+
+struct pairarg {
+    struct pairwatch *pw;
+    int me;
+};
+
+static void pair_cb(int fd, unsigned revents, void *ud)
+{
+    struct pairarg *a = ud;
+    struct pairwatch *pw = a->pw;
+    atomic_fetch_add(&pw->calls[a->me], 1);
+    if (pw->first < 0) {
+        pw->first = a->me;
+        fc__loop_unwatch(pw->l, pw->w[!a->me]);
+        fc__loop_unwatch(pw->l, pw->w[a->me]);
+    }
+}
+
+struct loopgate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open;
+    atomic_int entered;
+};
+
+static void loopgate_cb(void *ud)
+{
+    struct loopgate *g = ud;
+    atomic_fetch_add(&g->entered, 1);
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void test_watch_same_batch(fc__loop *l)
+{
+    int a[2], b[2];
+    struct pairwatch pw = {.l = l, .first = -1};
+    struct pairarg args[2] = {{&pw, 0}, {&pw, 1}};
+    struct loopgate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
+    CHECK(write(a[1], "1", 1) == 1);
+    CHECK(write(b[1], "2", 1) == 1);
+    CHECK_INT(fc__loop_post(l, loopgate_cb, &g), 0);
+    CHECK(wait_atleast(&g.entered, 1, 5000));
+    pw.w[0] = fc__loop_watch(l, a[0], FC__EV_READ, pair_cb, &args[0]);
+    pw.w[1] = fc__loop_watch(l, b[0], FC__EV_READ, pair_cb, &args[1]);
+    CHECK(pw.w[0] != NULL && pw.w[1] != NULL);
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_signal(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    CHECK(loop_sync(l));
+    CHECK(loop_sync(l));
+    CHECK_INT(atomic_load(&pw.calls[0]) + atomic_load(&pw.calls[1]), 1);
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+}
+
 /* ---- stop and free ---- */
 
 struct stopper {
@@ -834,6 +906,7 @@ int main(void)
     test_watch_read_hup(l);
     test_watch_write_modify_unwatch(l);
     test_watch_unwatch_race(l);
+    test_watch_same_batch(l);
     fc__loop_free(l);
     test_stop_and_free();
     test_stop_from_loop();
