@@ -146,63 +146,90 @@ void fc__async_cancel_all(fc_app *app)
     pthread_mutex_unlock(&app->deferred_mu);
 }
 
-/* ---- fc_after ---- */
+/* ---- fc_after ----
+ * The timer is armed, fired and canceled on the loop thread only, so the
+ * three never race: the cancel callback also runs there. */
 struct after_ctx {
     fc_request *req;
     fc__timer *timer;
+    unsigned ms;
+    bool canceled;
     void (*fn)(fc_request *, void *);
     void *ud;
 };
+
+static void after_done(struct after_ctx *c)
+{
+    fc_request *req = c->req;
+    free(c);
+    fc__request_unref(req);
+}
 
 static void after_fire(void *p)
 {
     struct after_ctx *c = p;
     fc_request *req = c->req;
     c->timer = NULL;
-    if (!req->answered)
+    pthread_mutex_lock(&req->mu);
+    bool answered = req->answered;
+    pthread_mutex_unlock(&req->mu);
+    if (!answered)
         c->fn(req, c->ud);
-    free(c);
-    fc__request_unref(req);
+    after_done(c);
+}
+
+static void after_arm(void *p)
+{
+    struct after_ctx *c = p;
+    if (c->canceled) {
+        after_done(c);
+        return;
+    }
+    c->timer = fc__loop_timer(c->req->app->loop, c->ms, after_fire, c);
+    if (!c->timer) {
+        fc__request_cancel(c->req, 500, "out of memory arming a timer");
+        after_done(c);
+    }
 }
 
 static void after_cancel(fc_request *req, void *p)
 {
     struct after_ctx *c = p;
     (void)req;
-    /* runs on the loop thread, like after_fire: no race with the firing */
-    if (c->timer && fc__loop_timer_cancel(req->app->loop, c->timer) == 0) {
-        free(c);
-        fc__request_unref(req);
+    if (c->timer) {
+        if (fc__loop_timer_cancel(req->app->loop, c->timer) == 0) {
+            c->timer = NULL;
+            after_done(c);
+        }
+    } else {
+        c->canceled = true; /* not armed yet: after_arm frees it */
     }
 }
 
 int fc_after(fc_request *req, unsigned ms, void (*fn)(fc_request *, void *), void *ud)
 {
-    if (!req || !fn)
+    if (!req || !fn || !req->app->loop)
         return FC_EINVAL;
-    struct after_ctx *c = malloc(sizeof(*c));
+    struct after_ctx *c = calloc(1, sizeof(*c));
     if (!c)
         return FC_ENOMEM;
     c->req = req;
     c->fn = fn;
     c->ud = ud;
+    c->ms = ms;
     int rc = fc_request_defer(req, after_cancel, c);
     if (rc) {
         free(c);
         return rc;
     }
     fc__request_ref(req);
-    /* lock so the cancel path cannot see c->timer half-set */
-    pthread_mutex_lock(&req->mu);
-    c->timer = fc__loop_timer(req->app->loop, ms, after_fire, c);
-    bool ok = c->timer != NULL;
-    if (!ok)
+    rc = fc__loop_post(req->app->loop, after_arm, c);
+    if (rc) {
+        pthread_mutex_lock(&req->mu);
         req->cancel_fn = NULL;
-    pthread_mutex_unlock(&req->mu);
-    if (!ok) {
-        free(c);
-        fc__request_unref(req);
-        return FC_ENOMEM;
+        pthread_mutex_unlock(&req->mu);
+        after_done(c);
+        return rc;
     }
     return 0;
 }

@@ -54,6 +54,15 @@
  * thread, cb may be running (once) while and just after unwatch returns.
  * Unwatch before closing the fd: epoll registers the open file description,
  * not the number, and a dup of the fd kept elsewhere keeps it registered.
+ * One watch per fd (a second fc__loop_watch of the same fd returns NULL).
+ *
+ * Life cycle. fc__loop_start once (FC_EALREADY after; FC_ECANCELED after a
+ * stop). fc__loop_stop from another thread wakes the loop, lets it run every
+ * accepted post, and joins; from the loop thread it only asks the thread to
+ * exit after the current iteration (a later stop or free joins). Timers and
+ * fd events are not dispatched during the final drain. fc__loop_free stops,
+ * then frees pending timers, watches and never-run posts without calling
+ * them; it must not be called on the loop thread (it then does nothing).
  */
 
 #define LOOP_MAX_EVENTS 64

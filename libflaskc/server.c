@@ -30,6 +30,7 @@ struct srv_req {
     bool dispatched;
     pthread_mutex_t stream_mu;
     bool stream_parked;
+    size_t discarded;
     bool stream_woken;
 };
 
@@ -156,13 +157,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!sr->dispatched && !fc__request_body_append(req, upload_data, *upload_data_size)) {
-            *upload_data_size = 0;
-            sr->dispatched = true;
-            fc__dispatch_run(req);
-            return MHD_YES;
-        }
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (!sr->dispatched && !fc__request_body_append(req, upload_data, n)) {
+            /* over the limit with no Content-Length (chunked): libmicrohttpd
+             * takes no answer before the upload ends, so the rest is
+             * discarded unread into memory, and a client that keeps sending
+             * far past the limit is cut off */
+            sr->discarded += n;
+            if (sr->discarded > (app->cfg.max_body > (1u << 20) ? app->cfg.max_body : (1u << 20)))
+                return MHD_NO;
+        }
         return MHD_YES;
     }
     if (sr->dispatched)
@@ -343,6 +348,7 @@ int fc__server_start(fc_app *app)
     unsigned reuse_port = reuse && (!strcmp(reuse, "1") || !fc__strcasecmp(reuse, "true")) ? 1 : 0;
     s->d = MHD_start_daemon(
         flags, (uint16_t)c->port, NULL, NULL, handle, app,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(c->threads > 1 ? c->threads : 0),
         MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
@@ -350,7 +356,6 @@ int fc__server_start(fc_app *app)
         MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log, app,
         MHD_OPTION_NOTIFY_COMPLETED, completed, app,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, reuse_port,
         MHD_OPTION_END);
