@@ -354,7 +354,8 @@ static void test_blocking_does_not_stall(void)
     }
     fprintf(stderr, "fast route while %d blocking handlers sleep: worst %llu ms\n", N,
             (unsigned long long)worst);
-    CHECK(worst < 50);
+    if (!getenv("FC_UNDER_VALGRIND")) /* valgrind slows everything 20-50x */
+        CHECK(worst < 50);
     for (int i = 0; i < N; i++) {
         pthread_join(th[i], NULL);
         CHECK_INT(p[i].status, 200);
@@ -382,7 +383,9 @@ static void test_async_waits(void)
     uint64_t total = fc__now_ms() - t0;
     fprintf(stderr, "%d async 2 s waits: %llu ms total, server threads %d before, %d during\n", N,
             (unsigned long long)total, before, during);
-    CHECK(total >= 2000 && total < 3000);
+    CHECK(total >= 2000);
+    if (!getenv("FC_UNDER_VALGRIND"))
+        CHECK(total < 3000);
     CHECK(during <= before);
 }
 
