@@ -97,6 +97,8 @@ void fc__dispatch_run(fc_request *req)
     fc__request_ref(req); /* an answer from another thread may finish it meanwhile */
     if (req->bad_request) {
         fc_abort(req, 400, req->bad_request);
+    } else if (req->reject_status) {
+        fc_abort(req, req->reject_status, req->reject_msg);
     } else if (req->body_too_large) {
         fc_abort(req, 413, NULL);
     } else if (run_before(req)) {
@@ -163,7 +165,7 @@ void fc__dispatch_finish(fc_request *req)
     if (req->app->cfg.access_log) {
         uint64_t bytes = req->res.kind == FC__BODY_STREAM ? 0 : req->res.len;
         fc__log_access(req->method, req->path, req->res.status, bytes,
-                       (double)(fc__now_ms() - req->start_ms), req->remote_addr);
+                       (double)(fc__now_ms() - req->start_ms), fc_request_remote_addr(req));
     }
     pthread_mutex_lock(&req->mu);
     req->state = FC__ST_DONE;

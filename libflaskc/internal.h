@@ -380,6 +380,8 @@ typedef struct fc__transport {
     void (*stream_wake)(fc_request *req);
     /** The request's memory is being released. */
     void (*release)(fc_request *req);
+    /** The client's address as text, in the arena (mu held); NULL = "". */
+    const char *(*remote_addr)(fc_request *req);
 } fc__transport;
 
 typedef enum {
@@ -430,6 +432,7 @@ struct fc_request {
     size_t pathlen;
     const char *query_raw;
     const char *remote_addr;
+    bool remote_addr_done;
     /* headers (filled by the transport before dispatch) */
     fc__kvlist headers;
     /* lazily parsed */
@@ -447,6 +450,8 @@ struct fc_request {
     size_t body_cap;
     bool body_too_large;
     const char *bad_request;   /* set by the transport: answer 400 with this reason */
+    int reject_status;         /* set by the transport: answer this status (503...) */
+    const char *reject_msg;
     bool oom;
     /* routing */
     fc__match match;

@@ -143,7 +143,20 @@ const char *fc_request_method(const fc_request *req) { return req->method; }
 const char *fc_request_path(const fc_request *req) { return req->path; }
 const char *fc_request_query_string(const fc_request *req) { return req->query_raw; }
 fc_app *fc_request_app(const fc_request *req) { return req->app; }
-const char *fc_request_remote_addr(fc_request *req) { return req->remote_addr; }
+const char *fc_request_remote_addr(fc_request *req)
+{
+    if (!req->remote_addr_done) {
+        pthread_mutex_lock(&req->mu);
+        if (!req->remote_addr_done && req->tp && req->tp->remote_addr) {
+            const char *a = req->tp->remote_addr(req);
+            if (a)
+                req->remote_addr = a;
+        }
+        req->remote_addr_done = true;
+        pthread_mutex_unlock(&req->mu);
+    }
+    return req->remote_addr;
+}
 
 const char *fc_request_endpoint(const fc_request *req)
 {

@@ -43,8 +43,10 @@ static void srv_complete(fc_request *req);
 static void srv_suspend(fc_request *req);
 static void srv_stream_wake(fc_request *req);
 static void srv_release(fc_request *req);
+static const char *srv_remote_addr(fc_request *req);
 
 static const fc__transport server_tp = {
+    .remote_addr = srv_remote_addr,
     .complete = srv_complete,
     .suspend = srv_suspend,
     .stream_wake = srv_stream_wake,
@@ -68,6 +70,23 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     pthread_mutex_init(&sr->stream_mu, NULL);
     req->tp_ctx = sr;
     return req;
+}
+
+static const char *srv_remote_addr(fc_request *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(SR(req)->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return NULL;
+    char *buf = fc__arena_alloc(req->arena, INET6_ADDRSTRLEN);
+    if (!buf)
+        return NULL;
+    const struct sockaddr *sa = ci->client_addr;
+    const void *src = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                                : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if (!inet_ntop(sa->sa_family, src, buf, INET6_ADDRSTRLEN))
+        return NULL;
+    return buf;
 }
 
 static void srv_release(fc_request *req)
@@ -178,18 +197,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         fc__request_ref(req);
         if (fc__pool_submit(app->pool, run_blocking, req) != 0) {
             fc__request_unref(req);
-            /* the pool is saturated: say so quickly instead of queueing forever */
-            MHD_resume_connection(conn);
-            req->suspended = false;
-            req->bad_request = NULL;
-            pthread_mutex_lock(&req->mu);
-            req->state = FC__ST_RUNNING;
-            pthread_mutex_unlock(&req->mu);
-            fc_abort(req, 503, "The worker pool is full. Please try again later.");
-            pthread_mutex_lock(&req->mu);
-            req->state = FC__ST_FINISHING;
-            pthread_mutex_unlock(&req->mu);
-            fc__dispatch_finish(req);
+            /* the pool is saturated: say so at once instead of queueing
+             * forever; the connection stays suspended until the answer
+             * resumes it */
+            req->reject_status = 503;
+            req->reject_msg = "The worker pool is full. Please try again later.";
+            fc__dispatch_run(req);
         }
         return MHD_YES;
     }

@@ -220,6 +220,84 @@ FC_ROUTE(t, "GET", "/hang", hang)
     fc_request_defer(req, on_cancel, NULL);
 }
 
+/* Server-Sent Events fed by a loop timer: three events, 50 ms apart */
+struct ticker {
+    pthread_mutex_t mu;
+    fc_request *req;
+    int produced, sent, refs;
+    bool closed;
+};
+
+static void ticker_unref(struct ticker *tk)
+{
+    pthread_mutex_lock(&tk->mu);
+    bool last = --tk->refs == 0;
+    pthread_mutex_unlock(&tk->mu);
+    if (last) {
+        pthread_mutex_destroy(&tk->mu);
+        free(tk);
+    }
+}
+
+static fc_app *the_app;
+static void tick(void *ud)
+{
+    struct ticker *tk = ud;
+    pthread_mutex_lock(&tk->mu);
+    bool again = false;
+    if (!tk->closed) {
+        tk->produced++;
+        fc_stream_wake(tk->req);
+        again = tk->produced < 3;
+    }
+    pthread_mutex_unlock(&tk->mu);
+    if (again && fc_app_timer(the_app, 50, tick, tk) == 0)
+        return;
+    ticker_unref(tk);
+}
+
+static long sse_read(void *ud, uint64_t pos, char *buf, size_t max)
+{
+    struct ticker *tk = ud;
+    (void)pos;
+    pthread_mutex_lock(&tk->mu);
+    long n = FC_STREAM_WAIT;
+    if (tk->sent == 3)
+        n = FC_STREAM_END;
+    else if (tk->sent < tk->produced)
+        n = snprintf(buf, max, "data: %d\n\n", ++tk->sent);
+    pthread_mutex_unlock(&tk->mu);
+    return n;
+}
+
+static void sse_free(void *ud)
+{
+    struct ticker *tk = ud;
+    pthread_mutex_lock(&tk->mu);
+    tk->closed = true;
+    pthread_mutex_unlock(&tk->mu);
+    ticker_unref(tk);
+}
+
+FC_ROUTE(t, "GET", "/sse", sse)
+{
+    struct ticker *tk = calloc(1, sizeof(*tk));
+    pthread_mutex_init(&tk->mu, NULL);
+    tk->req = req;
+    tk->refs = 2;
+    if (fc_app_timer(the_app, 50, tick, tk) != 0)
+        tk->refs = 1;
+    fc_response_stream(req, 200, "text/event-stream", sse_read, tk, sse_free);
+}
+
+static char access_line[512];
+static void capture_log(fc_log_level level, const char *line, void *ud)
+{
+    (void)ud;
+    if (level == FC_LOG_INFO && strstr(line, "\"GET /films/7/\""))
+        snprintf(access_line, sizeof(access_line), "%s", line);
+}
+
 static int count_threads(void)
 {
     DIR *d = opendir("/proc/self/task");
@@ -241,7 +319,9 @@ static fc_app *start_app(void)
     fc_app_set_max_body(app, 1000);
     fc_app_set_deadline(app, 5000);
     fc_app_set_max_connections(app, 2000);
+    fc_app_set_access_log(app, true);
     CHECK_INT(fc_app_register(app, t), 0);
+    the_app = app;
     CHECK_INT(fc_app_start(app), 0);
     port = fc_app_port(app);
     CHECK(port > 0);
@@ -311,6 +391,18 @@ static void test_basics(void)
     CHECK_INT(R.status, 200);
     CHECK_STR(hdr(&R, "Transfer-Encoding"), "chunked");
     CHECK_STR(R.body, "chunk0\nchunk1\nchunk2\n");
+    /* SSE: a stream parked with FC_STREAM_WAIT and woken from the loop */
+    uint64_t t0 = fc__now_ms();
+    CHECK(roundtrip("GET /sse HTTP/1.1\r\nHost: x\r\n\r\n", &R, 3000));
+    CHECK_INT(R.status, 200);
+    CHECK_STR(hdr(&R, "Content-Type"), "text/event-stream");
+    CHECK_STR(R.body, "data: 1\n\ndata: 2\n\ndata: 3\n\n");
+    CHECK(fc__now_ms() - t0 >= 150);
+    /* the access log line: address, method, path, status, bytes, duration */
+    fc_log_set_handler(capture_log, NULL);
+    CHECK(roundtrip("GET /films/7/ HTTP/1.1\r\nHost: x\r\n\r\n", &R, 2000));
+    fc_log_set_handler(NULL, NULL);
+    CHECK(strstr(access_line, "127.0.0.1 \"GET /films/7/\" 200 6 ") != NULL);
 }
 
 struct par {
