@@ -219,6 +219,25 @@ FC_ROUTE(misc, "GET", "/poolrun", poolrun)
     fc_pool_run(req, work, work_done, x);
 }
 
+static atomic_int bg_ran;
+static void bg_task(void *ud)
+{
+    (void)ud;
+    atomic_store(&bg_ran, 1);
+}
+
+FC_ROUTE(misc, "GET", "/bg", bg)
+{
+    CHECK_INT(fc_background(req, bg_task, NULL), 0);
+    fc_response_text(req, 200, "queued");
+}
+
+FC_ROUTE(misc, "GET", "/slowinline", slowinline)
+{
+    usleep(150 * 1000); /* a mistake the watchdog must name */
+    fc_response_text(req, 200, "slow");
+}
+
 /* ---- hooks ---- */
 static bool app_before(fc_request *req)
 {
@@ -512,6 +531,26 @@ static void test_async(fc_app *app)
     CHECK_INT(atomic_load(&canceled), 1);
 }
 
+static char warned[512];
+static void capture(fc_log_level level, const char *line, void *ud)
+{
+    (void)ud;
+    if (level == FC_LOG_WARNING && strstr(line, "held a polling thread"))
+        snprintf(warned, sizeof(warned), "%s", line);
+}
+
+static void test_background_and_watchdog(fc_app *app)
+{
+    EXPECT(app, "GET", "/bg", 200, "queued");
+    for (int i = 0; i < 100 && !atomic_load(&bg_ran); i++)
+        usleep(10000);
+    CHECK_INT(atomic_load(&bg_ran), 1);
+    fc_log_set_handler(capture, NULL);
+    EXPECT(app, "GET", "/slowinline", 200, "slow");
+    fc_log_set_handler(NULL, NULL);
+    CHECK(strstr(warned, "misc.slowinline held a polling thread for") != NULL);
+}
+
 static void test_config(void)
 {
     fc_app *app = fc_app_new("cfg");
@@ -546,6 +585,7 @@ int main(void)
     test_responses(app);
     test_hooks(app);
     test_async(app);
+    test_background_and_watchdog(app);
     CHECK_INT(fc_app_before(app, app_before), FC_EBUSY);
     fc_app_free(app);
     test_config();

@@ -1,0 +1,292 @@
+#!/bin/sh
+# Differential test against Flask: the same small app written with Flask
+# (tests/oracle/oracle_app.py, the oracle) and with libflaskc
+# (tests/oracle/oracle_app.c) runs side by side on loopback; every request of
+# the list below goes to both with curl and the answers are compared: status
+# code, Location (host:port normalised), Allow (as a set), Content-Type,
+# Content-Length, Transfer-Encoding, Set-Cookie (Expires date masked),
+# X-Custom, WWW-Authenticate, and the body byte for byte (host:port
+# normalised). Labels refer to the W01-W49 rows of the Flask behaviour notes
+# (flask-behaviour.md, section 4).
+# Exit: 0 pass, 1 fail, 77 skip (no curl, or no Flask 3 for python3).
+set -u
+
+srcdir=${top_srcdir:-.}
+builddir=${top_builddir:-.}
+oracle_py="$srcdir/tests/oracle/oracle_app.py"
+oracle_c=${ORACLE_APP:-$builddir/tests/oracle/oracle_app}
+PYTHON=${PYTHON:-python3}
+
+if ! command -v curl >/dev/null 2>&1; then
+	echo "SKIP: curl is not installed" >&2
+	exit 77
+fi
+if ! "$PYTHON" -W ignore -c "import flask; assert flask.__version__.startswith('3')" >/dev/null 2>&1; then
+	echo "SKIP: $PYTHON has no Flask 3.x (the oracle)" >&2
+	exit 77
+fi
+if [ ! -r "$oracle_py" ]; then
+	echo "FAIL: missing $oracle_py (set top_srcdir)" >&2
+	exit 1
+fi
+if [ ! -x "$oracle_c" ]; then
+	echo "FAIL: $oracle_c is not built (set top_builddir)" >&2
+	exit 1
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/flaskc-oracle.XXXXXX") || exit 1
+flask_pid=
+c_pid=
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	for p in $flask_pid $c_pid; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $flask_pid $c_pid; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf -- "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Two free ports with the same number of digits, so that an absolute URL
+# naming one server is as long as the one naming the other (Content-Length
+# of the redirect pages).
+ports=$("$PYTHON" -c '
+import socket
+while True:
+    s1, s2 = socket.socket(), socket.socket()
+    s1.bind(("127.0.0.1", 0)); s2.bind(("127.0.0.1", 0))
+    p1, p2 = s1.getsockname()[1], s2.getsockname()[1]
+    s1.close(); s2.close()
+    if len(str(p1)) == len(str(p2)):
+        print(p1, p2)
+        break
+') || exit 1
+set -- $ports
+flask_port=$1
+c_port=$2
+
+"$PYTHON" "$oracle_py" "$flask_port" >"$dir/flask.log" 2>&1 &
+flask_pid=$!
+FLASKC_HOST=127.0.0.1 FLASKC_PORT=$c_port FLASKC_ACCESS_LOG=0 "$oracle_c" >"$dir/c.log" 2>&1 &
+c_pid=$!
+
+# wait until both answer
+up() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$1/about")" = 200 ]
+}
+i=0
+until up "$flask_port" && up "$c_port"; do
+	i=$((i + 1))
+	if [ $i -ge 100 ] || ! kill -0 "$flask_pid" 2>/dev/null || ! kill -0 "$c_pid" 2>/dev/null; then
+		echo "FAIL: the servers did not start" >&2
+		echo "--- flask:" >&2
+		cat "$dir/flask.log" >&2
+		echo "--- libflaskc:" >&2
+		cat "$dir/c.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+printf 'abcdefghijklmnopqrstuvwxyz' >"$dir/alpha.txt" # 26 bytes
+
+# ---- helpers ----
+
+passed=0
+failed=0
+
+# fetch SIDE PORT PATH [curl args...]: headers of the final response to
+# $dir/SIDE.h (CR removed), body to $dir/SIDE.b, normalised body to SIDE.nb
+fetch() {
+	side=$1 port=$2 path=$3
+	shift 3
+	rm -f "$dir/$side.raw" "$dir/$side.b"
+	if ! curl -s -S --path-as-is -H 'Expect:' --max-time 10 -D "$dir/$side.raw" -o "$dir/$side.b" \
+		"$@" "http://127.0.0.1:$port$path" 2>"$dir/$side.err"; then
+		echo "(curl failed: $(cat "$dir/$side.err"))" >"$dir/$side.raw"
+	fi
+	[ -f "$dir/$side.b" ] || : >"$dir/$side.b"
+	# the last response of the dump (after any 1xx), without CRs
+	tr -d '\r' <"$dir/$side.raw" | awk '/^HTTP\//{n=0; delete h} {h[n++]=$0} END{for(i=0;i<n;i++) print h[i]}' >"$dir/$side.h"
+	sed "s/127\.0\.0\.1:$port/HOST/g" "$dir/$side.b" >"$dir/$side.nb"
+}
+
+status_of() {
+	awk 'NR==1{print $2}' "$dir/$1.h"
+}
+
+# header SIDE NAME: all values of NAME (case-insensitive), joined by " | "
+header_of() {
+	awk -v want="$2" 'BEGIN{want=tolower(want)}
+		NR>1 { i=index($0, ":"); if (i && tolower(substr($0,1,i-1))==want) {
+			v=substr($0,i+1); sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v);
+			out = (out=="" ? v : out " | " v) } }
+		END{print out}' "$dir/$1.h"
+}
+
+# a header normalised for comparison
+norm_header() {
+	side=$1 name=$2 port=$3
+	v=$(header_of "$side" "$name")
+	case $(echo "$name" | tr 'A-Z' 'a-z') in
+	location) echo "$v" | sed "s|//127\.0\.0\.1:$port|//HOST|" ;;
+	allow) echo "$v" | tr ',' '\n' | sed 's/^ *//; s/ *$//' | sort | tr '\n' ',' ;;
+	set-cookie) echo "$v" | sed 's/Expires=[^;]*;/Expires=DATE;/g' ;;
+	*) echo "$v" ;;
+	esac
+}
+
+show_body() {
+	"$PYTHON" -c 'import sys; d=open(sys.argv[1],"rb").read(); print(repr(d[:400]) + ("..." if len(d) > 400 else ""))' "$1"
+}
+
+HEADERS="Location Allow Content-Type Content-Length Transfer-Encoding Set-Cookie X-Custom WWW-Authenticate"
+
+# check LABEL PATH [curl args...]: send to both, compare. $ignore (reset
+# after each check) lists fields not compared for a documented deviation:
+# any of status, body and the header names above; $why says why.
+ignore=
+why=
+check() {
+	label=$1 path=$2
+	shift 2
+	fetch flask "$flask_port" "$path" "$@"
+	fetch c "$c_port" "$path" "$@"
+	desc="$label $* $path"
+	diffs=
+	ignored=
+	fs=$(status_of flask)
+	cs=$(status_of c)
+	if [ "$fs" != "$cs" ]; then
+		case " $ignore " in
+		*" status "*) ignored="$ignored status" ;;
+		*) diffs="${diffs}
+    status: flask=$fs ours=$cs" ;;
+		esac
+	fi
+	for h in $HEADERS; do
+		fv=$(norm_header flask "$h" "$flask_port")
+		cv=$(norm_header c "$h" "$c_port")
+		[ "$fv" = "$cv" ] && continue
+		case " $ignore " in
+		*" $h "*) ignored="$ignored $h"; continue ;;
+		esac
+		diffs="${diffs}
+    $h: flask=[$fv] ours=[$cv]"
+	done
+	if ! cmp -s "$dir/flask.nb" "$dir/c.nb"; then
+		case " $ignore " in
+		*" body "*) ignored="$ignored body" ;;
+		*) diffs="${diffs}
+    body: flask=$(show_body "$dir/flask.nb")
+          ours =$(show_body "$dir/c.nb")" ;;
+		esac
+	fi
+	if [ -z "$diffs" ]; then
+		passed=$((passed + 1))
+		if [ -n "$ignored" ]; then
+			echo "ok - $desc # deviation ($why): differs in$ignored"
+		else
+			echo "ok - $desc"
+		fi
+	else
+		failed=$((failed + 1))
+		echo "not ok - $desc$diffs"
+	fi
+	ignore=
+	why=
+}
+
+JSON='Content-Type: application/json'
+
+# ---- routing: trailing slashes, converters, 404 ----
+check W01 /films/5
+check W02 '/films/5?x=1&y=2'
+check W03 /films/5/
+check W04 /films/abc/
+check W04 /films/abc
+check W04 /films/-1/
+check W05 /films/05/
+check W05 /films/%35/
+check W06 /films/5/ -X POST
+check W07 /films/5 -X POST
+check W08 /coll -X POST
+check W08 /coll
+check W08 /coll/ -X POST
+check W09 /about/
+check W10 /nope
+# ---- methods: 405, OPTIONS, HEAD ----
+check W11 /items -X DELETE
+check W11 /about -X POST
+check W12 /onlypost
+check W13 /items -X FOO
+check W13 /about -X TRACE
+check W14 /items -X OPTIONS
+check W14 /onlypost -X OPTIONS
+check W14 /films/5/ -X OPTIONS
+check W15 /nope -X OPTIONS
+check W16 /items -I
+check W16 /about -I
+check W16 /films/5 -I
+check W17 /nope -I
+check W17 /onlypost -I
+check W18 /stream -I
+check W19 /stream
+# ---- query args ----
+check W20 '/args?a=1&a=2&b=3'
+check W20 /args
+check W21 '/args?a=&b'
+check W22 '/args?a=x+y%20z%26'
+check W23 '/args?a=1;b=2'
+# ---- path decoding and converters ----
+check W24 /str/hello%20world
+check W25 /str/caf%C3%A9
+check W26 /str/a+b
+check W27 /str/a%2Fb
+check W28 /path/a%2Fb/c
+check W28 /path/a//b
+check W29 /bp//x
+check W29 /bp/x
+check W30 /str/../about
+check W31 /f/1
+check W31 /f/1.5
+check W31 /f/0.10
+check W32 /u/12345678-1234-1234-1234-123456789ABC
+check W32 /u/not-a-uuid
+check W33 /any/a
+check W33 /any/b
+check W33 /any/c
+# ---- JSON bodies ----
+check W35 /json -H "$JSON" --data-binary '{"a":1}'
+check W35 /json -H "$JSON" --data-binary '{"b":[1,{"z":null,"y":true}],"a":"x/y"}'
+check W35 /json -H "$JSON" --data-binary 'null'
+check W36 /json -H "$JSON" --data-binary '{bad'
+check W36 /json -H "$JSON" --data-binary '[1,2'
+check W36 /json -H "$JSON" --data-binary ''
+check W37 /json -H 'Content-Type: text/plain' --data-binary '{"a":1}'
+check W37 /json --data-binary '{"a":1}'
+check W38 /json -H 'Content-Type: application/vnd.api+json' --data-binary '{"a":1}'
+check W39 /jsonsilent -H "$JSON" --data-binary '{bad'
+check W39 /jsonsilent -H 'Content-Type: text/plain' --data-binary '{"a":1}'
+# ---- forms ----
+check W40 /form -d 'a=1&a=2&b=x+y'
+check W41 /form -F a=1 -F "f=@$dir/alpha.txt"
+# ---- responses ----
+check W43 /about
+check W43 /bp/x
+check W44 /dict
+check W44 /list
+check W45 /tuple
+check W46 /abort
+check W47 /abort401
+check W48 /redir
+check W49 /cookie
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
