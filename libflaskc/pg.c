@@ -1,0 +1,1755 @@
+/* pg.c — the PostgreSQL pool (the only libpq user): pipelined async queries on the
+ * loop thread, wait queue, reconnects, transactions, the blocking pool, rows as JSON. */
+#include "internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+/*
+ * Threads. fc_pg_query, fc_pg_begin and fc_pg_tx_* may be called from any
+ * thread: they copy their arguments into a job, defer the request, take a
+ * reference on it and push the job on the incoming list (pg->in_mu), which
+ * one loop post drains. Everything else of the async side — connections,
+ * the wait queue, prepared-statement caches, transactions, callbacks — lives
+ * on the loop thread alone and takes no lock. Callbacks run there too, so
+ * they never race each other or a cancel (deadline, disconnect, shutdown),
+ * which the loop also runs. A callback that queries again goes through the
+ * incoming list like anyone else: nothing re-enters the connection code.
+ *
+ * Each query is [Parse] + Bind/Execute + Sync on the least-loaded connection
+ * with fewer than PG_DEPTH queries in flight; results map to the FIFO of jobs
+ * of that connection, and a job is complete (and may report success) only at
+ * its Sync: until then its implicit transaction has not committed. When a
+ * connection breaks, its jobs in flight fail with FC_EDBDOWN.
+ *
+ * The blocking pool (fc_pg_acquire) is separate: its own PGconns, a mutex
+ * and a condition variable, used by worker threads only.
+ */
+
+#define PG_DEPTH 32              /* queries in flight per connection */
+#define PG_STMT_BUCKETS 64       /* prepared-statement cache: hash buckets */
+#define PG_STMT_MAX 512          /* ... and entries per connection (then unnamed) */
+#define PG_WAIT_DOWN_MS 1000     /* a query waits at most this long while no connection is up */
+#define PG_SWEEP_MS 100          /* how often the queue is checked while no connection is up */
+#define PG_BACKOFF_MIN_MS 100
+#define PG_BACKOFF_MAX_MS 2000
+#define PG_STABLE_MS 1000        /* a connection up this long reconnects at once when lost */
+#define PG_CONNECT_TIMEOUT_MS 5000
+#define PG_START_WAIT_MS 5000    /* fc__pg_start waits this long for a first connection */
+
+/* type OIDs (catalog/pg_type_d.h); domains are reported as their base type */
+enum {
+    OID_BOOL = 16, OID_NAME = 19, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_TEXT = 25,
+    OID_OID = 26, OID_JSON = 114, OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_BPCHAR = 1042,
+    OID_VARCHAR = 1043, OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184,
+    OID_NUMERIC = 1700, OID_JSONB = 3802,
+};
+
+struct fc_pg_result {
+    PGresult *res;        /* rows / command status; NULL for errors */
+    int err;              /* 0, FC_EDB, FC_EDBDOWN, FC_ETIMEDOUT */
+    const char *msg;      /* error message (borrowed) */
+    const char *sqlstate; /* error SQLSTATE (borrowed) */
+};
+
+enum { K_QUERY, K_BEGIN, K_TXQ, K_COMMIT, K_ROLLBACK, K_RB_INTERNAL, K_ABANDON };
+enum { S_INCOMING, S_QUEUED, S_RESERVED, S_INFLIGHT };
+enum { C_DOWN, C_CONNECTING, C_UP };
+enum { TX_BEGINNING, TX_OPEN, TX_CLOSING, TX_ENDED };
+
+struct pconn;
+
+struct job {
+    struct job *next, *prev; /* incoming list / wait queue (prev) / connection FIFO */
+    fc__pg *pg;
+    fc_request *req;         /* NULL for internal jobs */
+    int kind, state;
+    bool canceled;           /* the request was canceled (loop thread) */
+    bool sent;
+    bool prep_pending;       /* the next result is the answer to our Parse */
+    bool aborted;            /* PGRES_PIPELINE_ABORTED seen */
+    char stmt_name[16];      /* "" = unnamed statement */
+    char *sql;
+    int nparams;
+    char **params;
+    fc_pg_cb cb;
+    fc_pg_tx_cb txcb;
+    void *ud;
+    fc_pg_tx *tx;
+    struct pconn *conn;
+    uint64_t queued_at;
+    PGresult *res;           /* the statement's result */
+    PGresult *err;           /* the first error result */
+};
+
+struct stmt {
+    struct stmt *next;
+    uint32_t hash;
+    char name[16];
+    char sql[];
+};
+
+struct pconn {
+    fc__pg *pg;
+    unsigned idx;
+    PGconn *conn;
+    int state;
+    fc__watch *watch;
+    unsigned events;
+    fc__timer *retry, *ctimer;
+    unsigned backoff;
+    unsigned failures;       /* consecutive failed connection attempts */
+    bool attempted;          /* at least one attempt finished (for the start wait) */
+    bool want_write, dirty, failed;
+    uint64_t up_since;
+    struct job *head, *tail; /* in flight, in send order */
+    unsigned inflight;
+    struct stmt *stmts[PG_STMT_BUCKETS];
+    unsigned nstmts, next_stmt;
+    fc_pg_tx *pinned;        /* a transaction owns the connection */
+    struct job *reserved;    /* a BEGIN waiting for the connection to drain */
+};
+
+struct fc_pg_tx {
+    fc__pg *pg;
+    fc_request *req;         /* valid until the request's cleanup (then req_gone) */
+    struct pconn *conn;      /* pinned connection */
+    int state;
+    bool broken, linked, req_gone;
+    fc_pg_tx *prev, *next;   /* pg->txs */
+    struct job abandon;      /* pushed by the request's cleanup: no allocation there */
+};
+
+struct bconn {
+    struct bconn *next;
+    PGconn *conn;
+};
+
+struct fc_pg_conn {
+    fc__pg *pg;
+    struct bconn *b;         /* NULL once released */
+    fc_request *req;
+};
+
+struct fc__pg {
+    fc_app *app;
+    fc__loop *loop;
+    const char *url;         /* borrowed from app->cfg */
+    unsigned npool, queue_max;
+    struct pconn *conns;
+    /* loop thread only */
+    struct job *qhead, *qtail;
+    unsigned nqueued, nup;
+    bool db_down, stopping;
+    fc__timer *sweep;
+    fc_pg_tx *txs;
+    /* incoming jobs, any thread */
+    pthread_mutex_t in_mu;
+    struct job *in_head, *in_tail;
+    bool in_posted, closed;
+    /* start and stop handshakes */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned up_shared, attempted_shared;
+    bool stop_done;
+    /* the blocking pool */
+    pthread_mutex_t bmu;
+    pthread_cond_t bcv;
+    struct bconn *bidle;
+    unsigned btotal;
+};
+
+static void pg_kick(fc__pg *pg);
+static void conn_connect(struct pconn *pc);
+static void conn_lost(struct pconn *pc, const char *why);
+static void incoming_drain(void *ud);
+
+/* ---- small helpers ---- */
+
+/* The first line of a libpq message, without trailing blanks, into buf. */
+static const char *msg_line(char *buf, size_t cap, const char *msg)
+{
+    if (!msg || !*msg)
+        msg = "connection to the database lost";
+    size_t n = strcspn(msg, "\n");
+    while (n && (msg[n - 1] == ' ' || msg[n - 1] == '\r' || msg[n - 1] == '\t'))
+        n--;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, msg, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static uint32_t str_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void start_signal(fc__pg *pg)
+{
+    unsigned att = 0;
+    for (unsigned i = 0; i < pg->npool; i++)
+        att += pg->conns[i].attempted;
+    pthread_mutex_lock(&pg->mu);
+    pg->up_shared = pg->nup;
+    pg->attempted_shared = att;
+    pthread_cond_broadcast(&pg->cv);
+    pthread_mutex_unlock(&pg->mu);
+}
+
+/* ---- jobs ---- */
+
+/* One allocation: the job, then the parameter pointers, the SQL, the parameters. */
+static struct job *job_new(fc__pg *pg, fc_request *req, int kind, const char *sql, int nparams,
+                           const char *const *params)
+{
+    size_t sl = strlen(sql) + 1, plen = 0;
+    for (int i = 0; i < nparams; i++)
+        if (params[i])
+            plen += strlen(params[i]) + 1;
+    size_t total = sizeof(struct job) + (size_t)nparams * sizeof(char *) + sl + plen;
+    struct job *j = calloc(1, total);
+    if (!j)
+        return NULL;
+    char *p = (char *)(j + 1);
+    j->params = (char **)p;
+    p += (size_t)nparams * sizeof(char *);
+    j->sql = p;
+    memcpy(p, sql, sl);
+    p += sl;
+    for (int i = 0; i < nparams; i++) {
+        if (!params[i]) {
+            j->params[i] = NULL;
+            continue;
+        }
+        size_t l = strlen(params[i]) + 1;
+        memcpy(p, params[i], l);
+        j->params[i] = p;
+        p += l;
+    }
+    j->nparams = nparams;
+    j->pg = pg;
+    j->req = req;
+    j->kind = kind;
+    j->state = S_INCOMING;
+    return j;
+}
+
+static void tx_unpin(fc_pg_tx *tx)
+{
+    if (tx->conn) {
+        if (tx->conn->pinned == tx)
+            tx->conn->pinned = NULL;
+        tx->conn = NULL;
+    }
+}
+
+static void tx_unlink_free(fc_pg_tx *tx)
+{
+    fc__pg *pg = tx->pg;
+    tx_unpin(tx);
+    if (tx->linked) {
+        if (tx->prev)
+            tx->prev->next = tx->next;
+        else
+            pg->txs = tx->next;
+        if (tx->next)
+            tx->next->prev = tx->prev;
+    }
+    free(tx);
+}
+
+/* The request no longer points at this job: a later cancel must not find it. */
+static void detach_cancel(fc_request *req, struct job *j);
+
+/* Transaction bookkeeping, then the callback, then the job is gone. */
+static void job_end(struct job *j, fc_pg_result *r)
+{
+    fc_pg_tx *tx = j->tx;
+    switch (j->kind) {
+    case K_BEGIN:
+        if (!r->err && tx->conn) {
+            tx->state = TX_OPEN;
+        } else {
+            tx_unpin(tx);
+            tx->state = TX_ENDED;
+        }
+        break;
+    case K_COMMIT:
+    case K_ROLLBACK:
+        if (j->sent) {
+            tx_unpin(tx);
+            tx->state = TX_ENDED;
+        }
+        break;
+    case K_RB_INTERNAL:
+        tx_unlink_free(tx);
+        tx = NULL;
+        break;
+    default:
+        break;
+    }
+    fc_request *req = j->req;
+    if (req) {
+        detach_cancel(req, j);
+        if (j->kind == K_BEGIN)
+            j->txcb(req, r->err ? NULL : tx, r, j->ud);
+        else if (j->kind == K_TXQ)
+            j->txcb(req, tx, r, j->ud);
+        else
+            j->cb(req, r, j->ud);
+    }
+    PQclear(j->res);
+    PQclear(j->err);
+    free(j);
+    if (req)
+        fc__request_unref(req);
+}
+
+static void job_fail(struct job *j, int err, const char *msg, const char *sqlstate)
+{
+    fc_pg_result r = {NULL, err, msg, sqlstate};
+    job_end(j, &r);
+}
+
+/* The job's Sync arrived: report what its statement did. */
+static void job_complete(struct pconn *pc, struct job *j)
+{
+    fc_pg_result r = {0};
+    if (j->err) {
+        r.sqlstate = PQresultErrorField(j->err, PG_DIAG_SQLSTATE);
+        r.msg = PQresultErrorField(j->err, PG_DIAG_MESSAGE_PRIMARY);
+        if (!r.msg)
+            r.msg = PQresultErrorMessage(j->err);
+        r.err = r.sqlstate ? FC_EDB : FC_EDBDOWN;
+        if (!r.sqlstate)
+            r.sqlstate = "08006";
+        /* a plan whose result type changed (ALTER TABLE): prepare it again next time */
+        if (r.sqlstate && !strcmp(r.sqlstate, "0A000") && j->stmt_name[0] && pc) {
+            uint32_t h = str_hash(j->sql);
+            for (struct stmt **pp = &pc->stmts[h % PG_STMT_BUCKETS]; *pp; pp = &(*pp)->next)
+                if (!strcmp((*pp)->name, j->stmt_name)) {
+                    struct stmt *s = *pp;
+                    *pp = s->next;
+                    free(s);
+                    pc->nstmts--;
+                    break;
+                }
+        }
+    } else if (j->aborted || !j->res) {
+        r.err = FC_EDB;
+        r.msg = "the statement was not executed (pipeline aborted)";
+        r.sqlstate = "25P02";
+    } else {
+        r.res = j->res;
+        if (j->kind == K_COMMIT && !strcmp(PQcmdStatus(j->res), "ROLLBACK")) {
+            /* COMMIT of a transaction in which a statement failed */
+            r.err = FC_EDB;
+            r.msg = "the transaction was rolled back because a statement in it failed";
+            r.sqlstate = "25P02";
+        }
+    }
+    job_end(j, &r);
+}
+
+/* ---- the prepared-statement cache (per connection) ---- */
+
+static struct stmt *stmt_get(struct pconn *pc, const char *sql, bool *fresh)
+{
+    uint32_t h = str_hash(sql);
+    struct stmt **b = &pc->stmts[h % PG_STMT_BUCKETS];
+    *fresh = false;
+    for (struct stmt *s = *b; s; s = s->next)
+        if (s->hash == h && !strcmp(s->sql, sql))
+            return s;
+    if (pc->nstmts >= PG_STMT_MAX)
+        return NULL; /* dynamic SQL: unnamed statements from here on */
+    size_t l = strlen(sql) + 1;
+    struct stmt *s = malloc(sizeof(*s) + l);
+    if (!s)
+        return NULL;
+    s->hash = h;
+    snprintf(s->name, sizeof(s->name), "s%u", pc->next_stmt++);
+    memcpy(s->sql, sql, l);
+    s->next = *b;
+    *b = s;
+    pc->nstmts++;
+    *fresh = true;
+    return s;
+}
+
+static void stmt_drop(struct pconn *pc, const char *sql, const char *name)
+{
+    struct stmt **pp = &pc->stmts[str_hash(sql) % PG_STMT_BUCKETS];
+    for (; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->name, name)) {
+            struct stmt *s = *pp;
+            *pp = s->next;
+            free(s);
+            pc->nstmts--;
+            return;
+        }
+}
+
+static void stmt_clear(struct pconn *pc)
+{
+    for (unsigned i = 0; i < PG_STMT_BUCKETS; i++) {
+        struct stmt *s = pc->stmts[i];
+        while (s) {
+            struct stmt *n = s->next;
+            free(s);
+            s = n;
+        }
+        pc->stmts[i] = NULL;
+    }
+    pc->nstmts = 0;
+}
+
+/* ---- the wait queue ---- */
+
+static void queue_append(fc__pg *pg, struct job *j)
+{
+    j->state = S_QUEUED;
+    j->next = NULL;
+    j->prev = pg->qtail;
+    if (pg->qtail)
+        pg->qtail->next = j;
+    else
+        pg->qhead = j;
+    pg->qtail = j;
+    pg->nqueued++;
+}
+
+static void queue_push_front(fc__pg *pg, struct job *j)
+{
+    j->state = S_QUEUED;
+    j->prev = NULL;
+    j->next = pg->qhead;
+    if (pg->qhead)
+        pg->qhead->prev = j;
+    else
+        pg->qtail = j;
+    pg->qhead = j;
+    pg->nqueued++;
+}
+
+static void queue_unlink(fc__pg *pg, struct job *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        pg->qhead = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        pg->qtail = j->prev;
+    j->next = j->prev = NULL;
+    pg->nqueued--;
+}
+
+static void queue_fail_all(fc__pg *pg, const char *msg, const char *sqlstate)
+{
+    while (pg->qhead) {
+        struct job *j = pg->qhead;
+        queue_unlink(pg, j);
+        job_fail(j, FC_EDBDOWN, msg, sqlstate);
+    }
+}
+
+static void sweep_fire(void *ud);
+
+static void sweep_arm(fc__pg *pg)
+{
+    if (!pg->sweep && pg->qhead && pg->nup == 0 && !pg->stopping)
+        pg->sweep = fc__loop_timer(pg->loop, PG_SWEEP_MS, sweep_fire, pg);
+}
+
+/* While no connection is up, queries wait at most PG_WAIT_DOWN_MS (503 stays fast). */
+static void sweep_fire(void *ud)
+{
+    fc__pg *pg = ud;
+    pg->sweep = NULL;
+    if (pg->nup == 0) {
+        uint64_t now = fc__now_ms();
+        struct job *j = pg->qhead;
+        while (j) {
+            struct job *n = j->next;
+            if (now - j->queued_at >= PG_WAIT_DOWN_MS) {
+                queue_unlink(pg, j);
+                job_fail(j, FC_EDBDOWN, "no database connection available", "08001");
+            }
+            j = n;
+        }
+    }
+    sweep_arm(pg);
+    pg_kick(pg);
+}
+
+/* ---- sending ---- */
+
+static bool is_plain_command(int kind)
+{
+    return kind == K_BEGIN || kind == K_COMMIT || kind == K_ROLLBACK || kind == K_RB_INTERNAL;
+}
+
+/* Queue [Parse] + Bind/Execute + Sync on the connection. A failure marks the
+ * connection failed; pg_kick closes it, which fails this job too. */
+static void conn_send(struct pconn *pc, struct job *j)
+{
+    PGconn *c = pc->conn;
+    const char *const *params = (const char *const *)j->params;
+    int ok = 1;
+    j->conn = pc;
+    j->state = S_INFLIGHT;
+    j->sent = true;
+    j->next = NULL;
+    if (pc->tail)
+        pc->tail->next = j;
+    else
+        pc->head = j;
+    pc->tail = j;
+    pc->inflight++;
+    pc->dirty = true;
+    if (pc->failed || !c)
+        return;
+    if (is_plain_command(j->kind)) {
+        ok = PQsendQueryParams(c, j->sql, 0, NULL, NULL, NULL, NULL, 0);
+    } else {
+        bool fresh = false;
+        struct stmt *s = stmt_get(pc, j->sql, &fresh);
+        if (s && fresh) {
+            ok = PQsendPrepare(c, s->name, j->sql, 0, NULL);
+            j->prep_pending = true;
+        }
+        if (s) {
+            memcpy(j->stmt_name, s->name, sizeof(j->stmt_name));
+            ok = ok && PQsendQueryPrepared(c, s->name, j->nparams, params, NULL, NULL, 0);
+        } else {
+            ok = PQsendQueryParams(c, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
+        }
+    }
+    ok = ok && PQpipelineSync(c);
+    if (!ok)
+        pc->failed = true;
+}
+
+static void conn_set_events(struct pconn *pc, unsigned ev)
+{
+    if (pc->watch && pc->events != ev && fc__loop_watch_modify(pc->pg->loop, pc->watch, ev) == 0)
+        pc->events = ev;
+}
+
+static void conn_flush(struct pconn *pc)
+{
+    int r = PQflush(pc->conn);
+    if (r < 0) {
+        pc->failed = true;
+        return;
+    }
+    pc->want_write = r == 1;
+    conn_set_events(pc, FC__EV_READ | (pc->want_write ? FC__EV_WRITE : 0));
+}
+
+/* An up connection free for new work: least loaded, under @p limit in flight. */
+static struct pconn *pick(fc__pg *pg, unsigned limit)
+{
+    struct pconn *best = NULL;
+    for (unsigned i = 0; i < pg->npool; i++) {
+        struct pconn *pc = &pg->conns[i];
+        if (pc->state != C_UP || pc->failed || pc->pinned || pc->reserved || pc->inflight >= limit)
+            continue;
+        if (!best || pc->inflight < best->inflight)
+            best = pc;
+    }
+    return best;
+}
+
+static void tx_pin_send(struct pconn *pc, struct job *j)
+{
+    pc->reserved = NULL;
+    pc->pinned = j->tx;
+    j->tx->conn = pc;
+    conn_send(pc, j);
+}
+
+/* Send (or reserve a connection for) a job now; false when it must wait. */
+static bool job_place(fc__pg *pg, struct job *j)
+{
+    struct pconn *pc;
+    if (j->kind == K_BEGIN) {
+        if ((pc = pick(pg, 1)) != NULL) {
+            tx_pin_send(pc, j);
+            return true;
+        }
+        if ((pc = pick(pg, ~0u)) != NULL) {
+            /* no idle connection: take the least loaded one once it drains */
+            pc->reserved = j;
+            j->conn = pc;
+            j->state = S_RESERVED;
+            return true;
+        }
+        return false;
+    }
+    if ((pc = pick(pg, PG_DEPTH)) == NULL)
+        return false;
+    conn_send(pc, j);
+    return true;
+}
+
+static void dispatch(fc__pg *pg)
+{
+    for (unsigned i = 0; i < pg->npool; i++) {
+        struct pconn *pc = &pg->conns[i];
+        if (pc->reserved && pc->inflight == 0 && pc->state == C_UP && !pc->failed)
+            tx_pin_send(pc, pc->reserved);
+    }
+    while (pg->qhead) {
+        struct job *j = pg->qhead;
+        queue_unlink(pg, j);
+        if (!job_place(pg, j)) {
+            queue_push_front(pg, j);
+            break;
+        }
+    }
+}
+
+/* After every loop entry: dispatch waiting jobs, flush what was sent, close
+ * connections that failed meanwhile (which may requeue a reserved BEGIN). */
+static void pg_kick(fc__pg *pg)
+{
+    if (pg->stopping)
+        return;
+    bool again = true;
+    while (again) {
+        again = false;
+        dispatch(pg);
+        for (unsigned i = 0; i < pg->npool; i++) {
+            struct pconn *pc = &pg->conns[i];
+            if (pc->state != C_UP)
+                continue;
+            if (pc->dirty && !pc->failed) {
+                pc->dirty = false;
+                conn_flush(pc);
+            }
+            if (pc->failed) {
+                conn_lost(pc, PQerrorMessage(pc->conn));
+                again = true;
+            }
+        }
+    }
+    sweep_arm(pg);
+}
+
+/* ---- receiving ---- */
+
+static void job_result(struct pconn *pc, struct job *j, PGresult *r)
+{
+    switch (PQresultStatus(r)) {
+    case PGRES_PIPELINE_SYNC:
+        PQclear(r);
+        pc->head = j->next;
+        if (!pc->head)
+            pc->tail = NULL;
+        pc->inflight--;
+        j->next = NULL;
+        job_complete(pc, j);
+        return;
+    case PGRES_PIPELINE_ABORTED:
+        j->aborted = true;
+        PQclear(r);
+        return;
+    case PGRES_COPY_IN:
+    case PGRES_COPY_OUT:
+    case PGRES_COPY_BOTH:
+        /* COPY cannot run in pipeline mode: drop the connection */
+        PQclear(r);
+        pc->failed = true;
+        return;
+    case PGRES_FATAL_ERROR:
+    case PGRES_NONFATAL_ERROR:
+    case PGRES_BAD_RESPONSE:
+        if (j->prep_pending) {
+            j->prep_pending = false;
+            stmt_drop(pc, j->sql, j->stmt_name);
+        }
+        if (!j->err)
+            j->err = r;
+        else
+            PQclear(r);
+        return;
+    default:
+        if (j->prep_pending) {
+            j->prep_pending = false; /* the Parse went through */
+            PQclear(r);
+            return;
+        }
+        PQclear(j->res);
+        j->res = r;
+        return;
+    }
+}
+
+static void conn_input(struct pconn *pc)
+{
+    PGconn *c = pc->conn;
+    if (!PQconsumeInput(c)) {
+        pc->failed = true;
+        return;
+    }
+    int nulls = 0;
+    while (pc->head && !pc->failed && PQstatus(c) != CONNECTION_BAD && !PQisBusy(c)) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (++nulls > 1)
+                break;
+            continue;
+        }
+        nulls = 0;
+        job_result(pc, pc->head, r);
+    }
+    if (PQstatus(c) == CONNECTION_BAD)
+        pc->failed = true;
+}
+
+/* ---- connection life cycle ---- */
+
+static void conn_unwatch(struct pconn *pc)
+{
+    if (pc->watch)
+        fc__loop_unwatch(pc->pg->loop, pc->watch);
+    pc->watch = NULL;
+    pc->events = 0;
+}
+
+static void conn_event(int fd, unsigned rev, void *ud);
+
+/* The socket can change at every connect step (multi-host, SSL retry). */
+static bool conn_rewatch(struct pconn *pc, unsigned ev)
+{
+    conn_unwatch(pc);
+    int fd = PQsocket(pc->conn);
+    if (fd < 0)
+        return false;
+    pc->watch = fc__loop_watch(pc->pg->loop, fd, ev, conn_event, pc);
+    pc->events = ev;
+    return pc->watch != NULL;
+}
+
+static void retry_fire(void *ud)
+{
+    struct pconn *pc = ud;
+    pc->retry = NULL;
+    conn_connect(pc);
+    pg_kick(pc->pg);
+}
+
+static void conn_schedule(struct pconn *pc)
+{
+    if (pc->pg->stopping)
+        return;
+    pc->retry = fc__loop_timer(pc->pg->loop, pc->backoff, retry_fire, pc);
+    if (!pc->retry)
+        fc_log(FC_LOG_ERROR, "database connection %u: out of memory arming its reconnect", pc->idx);
+}
+
+/* Close the PGconn and everything in flight on it; no retry is scheduled. */
+static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
+{
+    fc__pg *pg = pc->pg;
+    char buf[256];
+    msg_line(buf, sizeof(buf), why);
+    bool was_up = pc->state == C_UP;
+    if (pc->ctimer && fc__loop_timer_cancel(pg->loop, pc->ctimer) == 0)
+        pc->ctimer = NULL;
+    pc->ctimer = NULL;
+    conn_unwatch(pc);
+    if (pc->conn)
+        PQfinish(pc->conn);
+    pc->conn = NULL;
+    pc->state = C_DOWN;
+    pc->failed = pc->dirty = pc->want_write = false;
+    if (was_up)
+        pg->nup--;
+    stmt_clear(pc);
+    struct job *list = pc->head;
+    pc->head = pc->tail = NULL;
+    pc->inflight = 0;
+    if (pc->pinned) {
+        pc->pinned->broken = true;
+        pc->pinned->state = TX_ENDED;
+        tx_unpin(pc->pinned);
+    }
+    if (pc->reserved) {
+        struct job *r = pc->reserved;
+        pc->reserved = NULL;
+        r->conn = NULL;
+        if (pg->stopping)
+            job_fail(r, FC_EDBDOWN, buf, sqlstate);
+        else
+            queue_push_front(pg, r);
+    }
+    /* sent but never synced: whatever it did was not committed, or we cannot
+     * know; never report success */
+    while (list) {
+        struct job *j = list;
+        list = j->next;
+        j->next = NULL;
+        const char *m = buf;
+        if (j->err && PQresultErrorField(j->err, PG_DIAG_MESSAGE_PRIMARY))
+            m = PQresultErrorField(j->err, PG_DIAG_MESSAGE_PRIMARY);
+        job_fail(j, FC_EDBDOWN, m, sqlstate);
+    }
+}
+
+static void db_went_down(fc__pg *pg, const char *why)
+{
+    if (!pg->db_down)
+        fc_log(FC_LOG_WARNING, "database unavailable (%s); queries get FC_EDBDOWN (503) until "
+               "it is back", why);
+    pg->db_down = true;
+    queue_fail_all(pg, "database unavailable", "08001");
+}
+
+static void connect_failed(struct pconn *pc, const char *why)
+{
+    fc__pg *pg = pc->pg;
+    char buf[256];
+    msg_line(buf, sizeof(buf), why);
+    conn_close(pc, buf, "08001");
+    pc->attempted = true;
+    pc->failures++;
+    pc->backoff = pc->backoff ? pc->backoff * 2 : PG_BACKOFF_MIN_MS;
+    if (pc->backoff > PG_BACKOFF_MAX_MS)
+        pc->backoff = PG_BACKOFF_MAX_MS;
+    if (pc->failures == 1 && pg->nup > 0)
+        fc_log(FC_LOG_WARNING, "database connection %u: %s (retrying)", pc->idx, buf);
+    if (pg->nup == 0)
+        db_went_down(pg, buf);
+    start_signal(pg);
+    conn_schedule(pc);
+}
+
+static void conn_lost(struct pconn *pc, const char *why)
+{
+    fc__pg *pg = pc->pg;
+    char buf[256];
+    msg_line(buf, sizeof(buf), why);
+    bool stable = fc__now_ms() - pc->up_since >= PG_STABLE_MS;
+    fc_log(FC_LOG_INFO, "database connection %u lost: %s", pc->idx, buf);
+    conn_close(pc, buf, "08006");
+    /* a connection that was fine reconnects at once (pg_terminate_backend,
+     * failover); one that keeps dying backs off */
+    pc->backoff = stable ? 0 : PG_BACKOFF_MIN_MS;
+    conn_schedule(pc);
+}
+
+static void conn_ready(struct pconn *pc)
+{
+    fc__pg *pg = pc->pg;
+    if (pc->ctimer && fc__loop_timer_cancel(pg->loop, pc->ctimer) == 0)
+        pc->ctimer = NULL;
+    pc->ctimer = NULL;
+    if (PQsetnonblocking(pc->conn, 1) != 0 || !PQenterPipelineMode(pc->conn) ||
+        !conn_rewatch(pc, FC__EV_READ)) {
+        connect_failed(pc, PQerrorMessage(pc->conn));
+        return;
+    }
+    pc->state = C_UP;
+    pc->up_since = fc__now_ms();
+    pc->attempted = true;
+    pc->failures = 0;
+    pc->backoff = 0;
+    pg->nup++;
+    if (pg->db_down)
+        fc_log(FC_LOG_INFO, "database reachable again");
+    pg->db_down = false;
+    start_signal(pg);
+}
+
+static void conn_poll(struct pconn *pc, PostgresPollingStatusType st)
+{
+    switch (st) {
+    case PGRES_POLLING_OK:
+        conn_ready(pc);
+        return;
+    case PGRES_POLLING_READING:
+        if (!conn_rewatch(pc, FC__EV_READ))
+            connect_failed(pc, "cannot watch the database socket");
+        return;
+    case PGRES_POLLING_WRITING:
+        if (!conn_rewatch(pc, FC__EV_WRITE))
+            connect_failed(pc, "cannot watch the database socket");
+        return;
+    default:
+        connect_failed(pc, PQerrorMessage(pc->conn));
+        return;
+    }
+}
+
+static void ctimeout_fire(void *ud)
+{
+    struct pconn *pc = ud;
+    pc->ctimer = NULL;
+    if (pc->state == C_CONNECTING)
+        connect_failed(pc, "timeout while connecting to the database");
+    pg_kick(pc->pg);
+}
+
+static void conn_connect(struct pconn *pc)
+{
+    fc__pg *pg = pc->pg;
+    if (pg->stopping)
+        return;
+    const char *const kw[] = {"fallback_application_name", "dbname", NULL};
+    const char *const val[] = {pg->app->name, pg->url, NULL};
+    pc->conn = PQconnectStartParams(kw, val, 1);
+    if (!pc->conn) {
+        connect_failed(pc, "out of memory");
+        return;
+    }
+    if (PQstatus(pc->conn) == CONNECTION_BAD) {
+        connect_failed(pc, PQerrorMessage(pc->conn));
+        return;
+    }
+    pc->state = C_CONNECTING;
+    pc->ctimer = fc__loop_timer(pg->loop, PG_CONNECT_TIMEOUT_MS, ctimeout_fire, pc);
+    conn_poll(pc, PGRES_POLLING_WRITING);
+}
+
+static void conn_event(int fd, unsigned rev, void *ud)
+{
+    struct pconn *pc = ud;
+    (void)fd;
+    if (pc->state == C_CONNECTING) {
+        conn_poll(pc, PQconnectPoll(pc->conn));
+    } else if (pc->state == C_UP) {
+        if (rev & (FC__EV_READ | FC__EV_HUP))
+            conn_input(pc);
+        if (!pc->failed && (pc->want_write || (rev & FC__EV_WRITE)))
+            conn_flush(pc);
+        if (pc->failed)
+            conn_lost(pc, PQerrorMessage(pc->conn));
+    }
+    pg_kick(pc->pg);
+}
+
+/* ---- transactions ---- */
+
+static void tx_abandon(fc_pg_tx *tx)
+{
+    fc__pg *pg = tx->pg;
+    tx->req_gone = true;
+    tx->req = NULL;
+    if (tx->state == TX_OPEN && tx->conn && !pg->stopping) {
+        /* the request ended inside its transaction (canceled, or answered
+         * without COMMIT): roll back, then give the connection back */
+        struct job *j = job_new(pg, NULL, K_RB_INTERNAL, "ROLLBACK", 0, NULL);
+        if (j) {
+            fc_log(FC_LOG_WARNING, "a request ended inside its transaction: rolled back");
+            tx->state = TX_CLOSING;
+            j->tx = tx;
+            conn_send(tx->conn, j);
+            return;
+        }
+        tx->conn->failed = true; /* closing it rolls back just as well */
+    }
+    if (tx->state != TX_CLOSING)
+        tx_unlink_free(tx);
+}
+
+static void tx_req_gone(void *p);
+
+/* ---- the incoming list ---- */
+
+static int incoming_push(fc__pg *pg, struct job *j, bool internal)
+{
+    bool post = false;
+    pthread_mutex_lock(&pg->in_mu);
+    if (pg->closed && !internal) {
+        pthread_mutex_unlock(&pg->in_mu);
+        return FC_ECANCELED;
+    }
+    j->next = NULL;
+    if (pg->in_tail)
+        pg->in_tail->next = j;
+    else
+        pg->in_head = j;
+    pg->in_tail = j;
+    if (!pg->in_posted)
+        post = pg->in_posted = true;
+    pthread_mutex_unlock(&pg->in_mu);
+    if (post && fc__loop_post(pg->loop, incoming_drain, pg) != 0) {
+        /* out of memory (or stopping): the job stays listed; the next push,
+         * a cancel or the teardown drains it */
+        pthread_mutex_lock(&pg->in_mu);
+        pg->in_posted = false;
+        pthread_mutex_unlock(&pg->in_mu);
+    }
+    return 0;
+}
+
+static void job_accept(fc__pg *pg, struct job *j)
+{
+    if (j->kind == K_ABANDON) {
+        tx_abandon(j->tx);
+        return;
+    }
+    if (pg->stopping) {
+        job_fail(j, FC_EDBDOWN, "the server is stopping", "57P01");
+        return;
+    }
+    if (j->canceled) {
+        job_fail(j, FC_ETIMEDOUT, "the request was canceled before the query was sent", "57014");
+        return;
+    }
+    if (j->kind == K_QUERY || j->kind == K_BEGIN) {
+        if (j->kind == K_BEGIN) {
+            fc_pg_tx *tx = j->tx;
+            tx->linked = true;
+            tx->prev = NULL;
+            tx->next = pg->txs;
+            if (pg->txs)
+                pg->txs->prev = tx;
+            pg->txs = tx;
+        }
+        if (!pg->qhead && job_place(pg, j))
+            return;
+        if (pg->nup == 0 && pg->db_down) {
+            job_fail(j, FC_EDBDOWN, "database unavailable", "08001");
+            return;
+        }
+        if (pg->nqueued >= pg->queue_max) {
+            job_fail(j, FC_EDBDOWN, "too many queries waiting for a database connection", "53000");
+            return;
+        }
+        j->queued_at = fc__now_ms();
+        queue_append(pg, j);
+        return;
+    }
+    fc_pg_tx *tx = j->tx;
+    if (tx->state != TX_OPEN || !tx->conn) {
+        if (tx->broken)
+            job_fail(j, FC_EDBDOWN, "the transaction's database connection was lost", "08006");
+        else
+            job_fail(j, FC_EDB, "the transaction is not open", "25000");
+        return;
+    }
+    if (j->kind != K_TXQ)
+        tx->state = TX_CLOSING;
+    conn_send(tx->conn, j);
+}
+
+static bool incoming_take(fc__pg *pg, struct job **list)
+{
+    pthread_mutex_lock(&pg->in_mu);
+    *list = pg->in_head;
+    pg->in_head = pg->in_tail = NULL;
+    pg->in_posted = false;
+    pthread_mutex_unlock(&pg->in_mu);
+    return *list != NULL;
+}
+
+static void incoming_drain(void *ud)
+{
+    fc__pg *pg = ud;
+    struct job *list;
+    if (!incoming_take(pg, &list))
+        return;
+    while (list) {
+        struct job *j = list;
+        list = j->next;
+        j->next = NULL;
+        job_accept(pg, j);
+    }
+    pg_kick(pg);
+}
+
+/* ---- requests: submit, cancel ---- */
+
+/* Runs on the loop thread when the request is canceled (deadline, client
+ * gone, shutdown). A job that has not been sent is answered now with
+ * FC_ETIMEDOUT; one in flight gets its real result later (the callback still
+ * runs; its answer is then a no-op). */
+static void job_cancel(fc_request *req, void *ud)
+{
+    struct job *j = ud;
+    fc__pg *pg = j->pg;
+    (void)req;
+    j->canceled = true;
+    switch (j->state) {
+    case S_INCOMING:
+        incoming_drain(pg); /* also covers a drain post that failed */
+        return;
+    case S_QUEUED:
+        queue_unlink(pg, j);
+        break;
+    case S_RESERVED:
+        j->conn->reserved = NULL;
+        j->conn = NULL;
+        break;
+    default:
+        return;
+    }
+    job_fail(j, FC_ETIMEDOUT, "the request was canceled while its query waited", "57014");
+    pg_kick(pg);
+}
+
+static void detach_cancel(fc_request *req, struct job *j)
+{
+    pthread_mutex_lock(&req->mu);
+    if (req->cancel_fn == job_cancel && req->cancel_ud == j) {
+        req->cancel_fn = NULL;
+        req->cancel_ud = NULL;
+    }
+    pthread_mutex_unlock(&req->mu);
+}
+
+static int job_submit(struct job *j)
+{
+    fc_request *req = j->req;
+    fc__pg *pg = j->pg;
+    pthread_mutex_lock(&req->mu);
+    bool was_deferred = req->deferred;
+    pthread_mutex_unlock(&req->mu);
+    fc__request_ref(req);
+    int rc = fc_request_defer(req, job_cancel, j);
+    if (rc == 0) {
+        rc = incoming_push(pg, j, false);
+        if (rc) {
+            pthread_mutex_lock(&req->mu);
+            if (req->cancel_fn == job_cancel && req->cancel_ud == j) {
+                req->cancel_fn = NULL;
+                req->cancel_ud = NULL;
+            }
+            if (!was_deferred)
+                req->deferred = false;
+            pthread_mutex_unlock(&req->mu);
+        }
+    }
+    if (rc) {
+        free(j);
+        fc__request_unref(req); /* the caller still holds the request */
+    }
+    return rc;
+}
+
+static bool args_ok(const char *sql, int nparams, const char *const *params)
+{
+    return sql && nparams >= 0 && nparams <= 65535 && (nparams == 0 || params);
+}
+
+int fc_pg_query(fc_request *req, const char *sql, int nparams, const char *const *params,
+                fc_pg_cb cb, void *ud)
+{
+    if (!req || !cb || !args_ok(sql, nparams, params) || !req->app->pg)
+        return FC_EINVAL;
+    struct job *j = job_new(req->app->pg, req, K_QUERY, sql, nparams, params);
+    if (!j)
+        return FC_ENOMEM;
+    j->cb = cb;
+    j->ud = ud;
+    return job_submit(j);
+}
+
+static void tx_req_gone(void *p)
+{
+    fc_pg_tx *tx = p;
+    incoming_push(tx->pg, &tx->abandon, true);
+}
+
+int fc_pg_begin(fc_request *req, fc_pg_tx_cb cb, void *ud)
+{
+    if (!req || !cb || !req->app->pg)
+        return FC_EINVAL;
+    fc__pg *pg = req->app->pg;
+    fc_pg_tx *tx = calloc(1, sizeof(*tx));
+    struct job *j = job_new(pg, req, K_BEGIN, "BEGIN", 0, NULL);
+    if (!tx || !j)
+        goto oom;
+    tx->pg = pg;
+    tx->req = req;
+    tx->state = TX_BEGINNING;
+    tx->abandon.kind = K_ABANDON;
+    tx->abandon.pg = pg;
+    tx->abandon.tx = tx;
+    /* the tx lives until the request's memory goes: then an open tx is
+     * rolled back and freed on the loop */
+    if (fc_request_on_cleanup(req, tx_req_gone, tx) != 0)
+        goto oom;
+    j->tx = tx;
+    j->txcb = cb;
+    j->ud = ud;
+    return job_submit(j);
+oom:
+    free(tx);
+    free(j);
+    return FC_ENOMEM;
+}
+
+static int tx_submit(fc_pg_tx *tx, int kind, const char *sql, int nparams,
+                     const char *const *params, fc_pg_cb cb, fc_pg_tx_cb txcb, void *ud)
+{
+    if (!tx || tx->req_gone || !tx->req || (!cb && !txcb) || !args_ok(sql, nparams, params))
+        return FC_EINVAL;
+    struct job *j = job_new(tx->pg, tx->req, kind, sql, nparams, params);
+    if (!j)
+        return FC_ENOMEM;
+    j->tx = tx;
+    j->cb = cb;
+    j->txcb = txcb;
+    j->ud = ud;
+    return job_submit(j);
+}
+
+int fc_pg_tx_query(fc_pg_tx *tx, const char *sql, int nparams, const char *const *params,
+                   fc_pg_tx_cb cb, void *ud)
+{
+    return cb ? tx_submit(tx, K_TXQ, sql, nparams, params, NULL, cb, ud) : FC_EINVAL;
+}
+
+int fc_pg_tx_commit(fc_pg_tx *tx, fc_pg_cb cb, void *ud)
+{
+    return cb ? tx_submit(tx, K_COMMIT, "COMMIT", 0, NULL, cb, NULL, ud) : FC_EINVAL;
+}
+
+int fc_pg_tx_rollback(fc_pg_tx *tx, fc_pg_cb cb, void *ud)
+{
+    return cb ? tx_submit(tx, K_ROLLBACK, "ROLLBACK", 0, NULL, cb, NULL, ud) : FC_EINVAL;
+}
+
+/* ---- start and stop ---- */
+
+static void start_all(void *ud)
+{
+    fc__pg *pg = ud;
+    for (unsigned i = 0; i < pg->npool; i++)
+        conn_connect(&pg->conns[i]);
+    pg_kick(pg);
+}
+
+static void cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static struct timespec mono_in(uint64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* A conninfo string or URI is checked once, so a typo fails the start
+ * instead of retrying forever; a bare database name is left to libpq. */
+static int check_url(const char *url)
+{
+    if (!strchr(url, '=') && strncmp(url, "postgresql://", 13) && strncmp(url, "postgres://", 11))
+        return 0;
+    char *err = NULL;
+    PQconninfoOption *o = PQconninfoParse(url, &err);
+    if (!o) {
+        char buf[256];
+        fc_log(FC_LOG_ERROR, "invalid database URL: %s",
+               msg_line(buf, sizeof(buf), err ? err : "out of memory"));
+        PQfreemem(err);
+        return err ? FC_EINVAL : FC_ENOMEM;
+    }
+    PQconninfoFree(o);
+    return 0;
+}
+
+int fc__pg_start(fc_app *app)
+{
+    int rc = check_url(app->cfg.database_url);
+    if (rc)
+        return rc;
+    fc__pg *pg = calloc(1, sizeof(*pg));
+    if (!pg)
+        return FC_ENOMEM;
+    pg->npool = app->cfg.db_pool ? app->cfg.db_pool : 1;
+    pg->conns = calloc(pg->npool, sizeof(*pg->conns));
+    if (!pg->conns) {
+        free(pg);
+        return FC_ENOMEM;
+    }
+    pg->app = app;
+    pg->loop = app->loop;
+    pg->url = app->cfg.database_url;
+    pg->queue_max = app->cfg.db_queue;
+    for (unsigned i = 0; i < pg->npool; i++) {
+        pg->conns[i].pg = pg;
+        pg->conns[i].idx = i;
+    }
+    pthread_mutex_init(&pg->in_mu, NULL);
+    pthread_mutex_init(&pg->mu, NULL);
+    cond_init_mono(&pg->cv);
+    pthread_mutex_init(&pg->bmu, NULL);
+    cond_init_mono(&pg->bcv);
+    app->pg = pg;
+    if (fc__loop_post(pg->loop, start_all, pg) != 0) {
+        app->pg = NULL;
+        pthread_mutex_destroy(&pg->in_mu);
+        pthread_mutex_destroy(&pg->mu);
+        pthread_cond_destroy(&pg->cv);
+        pthread_mutex_destroy(&pg->bmu);
+        pthread_cond_destroy(&pg->bcv);
+        free(pg->conns);
+        free(pg);
+        return FC_ENOMEM;
+    }
+    /* wait for one connection, or for every one to have failed once */
+    struct timespec dl = mono_in(PG_START_WAIT_MS);
+    pthread_mutex_lock(&pg->mu);
+    while (pg->up_shared == 0 && pg->attempted_shared < pg->npool)
+        if (pthread_cond_timedwait(&pg->cv, &pg->mu, &dl) == ETIMEDOUT)
+            break;
+    bool up = pg->up_shared > 0;
+    pthread_mutex_unlock(&pg->mu);
+    if (!up)
+        fc_log(FC_LOG_WARNING, "%s: no database connection yet; queries answer 503 until the "
+               "database is reachable (retrying in the background)", app->name);
+    return 0;
+}
+
+static void teardown(void *ud)
+{
+    fc__pg *pg = ud;
+    struct job *list;
+    pg->stopping = true;
+    if (pg->sweep && fc__loop_timer_cancel(pg->loop, pg->sweep) == 0)
+        pg->sweep = NULL;
+    pg->sweep = NULL;
+    do {
+        /* callbacks run from here may end requests, whose open transactions
+         * push their abandon nodes: loop until nothing is left */
+        while (incoming_take(pg, &list))
+            while (list) {
+                struct job *j = list;
+                list = j->next;
+                j->next = NULL;
+                job_accept(pg, j);
+            }
+        queue_fail_all(pg, "the server is stopping", "57P01");
+        for (unsigned i = 0; i < pg->npool; i++) {
+            struct pconn *pc = &pg->conns[i];
+            if (pc->retry && fc__loop_timer_cancel(pg->loop, pc->retry) == 0)
+                pc->retry = NULL;
+            pc->retry = NULL;
+            conn_close(pc, "the server is stopping", "57P01");
+        }
+        pthread_mutex_lock(&pg->in_mu);
+        list = pg->in_head;
+        if (!list)
+            pg->closed = true;
+        pthread_mutex_unlock(&pg->in_mu);
+    } while (list);
+    while (pg->txs) {
+        fc_pg_tx *tx = pg->txs;
+        if (!tx->req_gone) {
+            /* its request is still alive (it must not be at this point):
+             * leave the tx to the request's cleanup rather than free it */
+            fc_log(FC_LOG_WARNING, "a database transaction outlives the app's database pool");
+            pg->txs = tx->next;
+            tx->linked = false;
+            continue;
+        }
+        tx_unlink_free(tx);
+    }
+    pthread_mutex_lock(&pg->mu);
+    pg->stop_done = true;
+    pthread_cond_broadcast(&pg->cv);
+    pthread_mutex_unlock(&pg->mu);
+}
+
+void fc__pg_stop(fc_app *app)
+{
+    fc__pg *pg = app->pg;
+    if (!pg)
+        return;
+    pthread_mutex_lock(&pg->in_mu);
+    pg->closed = true; /* new queries get FC_ECANCELED */
+    pthread_mutex_unlock(&pg->in_mu);
+    if (fc__loop_post(pg->loop, teardown, pg) == 0) {
+        pthread_mutex_lock(&pg->mu);
+        while (!pg->stop_done)
+            pthread_cond_wait(&pg->cv, &pg->mu);
+        pthread_mutex_unlock(&pg->mu);
+    } else {
+        teardown(pg); /* the loop thread is gone: nothing runs concurrently */
+    }
+    unsigned nidle = 0;
+    pthread_mutex_lock(&pg->bmu);
+    while (pg->bidle) {
+        struct bconn *b = pg->bidle;
+        pg->bidle = b->next;
+        if (b->conn)
+            PQfinish(b->conn);
+        free(b);
+        nidle++;
+    }
+    pthread_mutex_unlock(&pg->bmu);
+    if (nidle != pg->btotal)
+        fc_log(FC_LOG_WARNING, "%u blocking database connections were never released",
+               pg->btotal - nidle);
+    app->pg = NULL;
+    pthread_mutex_destroy(&pg->in_mu);
+    pthread_mutex_destroy(&pg->mu);
+    pthread_cond_destroy(&pg->cv);
+    pthread_mutex_destroy(&pg->bmu);
+    pthread_cond_destroy(&pg->bcv);
+    free(pg->conns);
+    free(pg);
+}
+
+/* ---- the blocking pool (worker threads) ---- */
+
+static PGconn *bconnect(fc__pg *pg)
+{
+    const char *const kw[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *const val[] = {"5", pg->app->name, pg->url, NULL};
+    PGconn *c = PQconnectdbParams(kw, val, 1);
+    if (c && PQstatus(c) == CONNECTION_OK)
+        return c;
+    char buf[256];
+    fc_log(FC_LOG_WARNING, "blocking database connection: %s",
+           msg_line(buf, sizeof(buf), c ? PQerrorMessage(c) : "out of memory"));
+    PQfinish(c);
+    return NULL;
+}
+
+static void bconn_put(fc__pg *pg, struct bconn *b)
+{
+    /* never hand on a connection inside a transaction or a command */
+    if (b->conn && (PQstatus(b->conn) != CONNECTION_OK ||
+                    PQtransactionStatus(b->conn) != PQTRANS_IDLE)) {
+        PQfinish(b->conn);
+        b->conn = NULL;
+    }
+    pthread_mutex_lock(&pg->bmu);
+    b->next = pg->bidle;
+    pg->bidle = b;
+    pthread_cond_signal(&pg->bcv);
+    pthread_mutex_unlock(&pg->bmu);
+}
+
+static void lease_cleanup(void *p)
+{
+    fc_pg_conn *c = p;
+    if (c->b) {
+        fc_log(FC_LOG_WARNING, "a blocking database connection was not released by its handler");
+        bconn_put(c->pg, c->b);
+        c->b = NULL;
+    }
+}
+
+fc_pg_conn *fc_pg_acquire(fc_request *req)
+{
+    if (!req || !req->app->pg)
+        return NULL;
+    fc__pg *pg = req->app->pg;
+    if (fc__loop_is_current(pg->loop)) {
+        fc_log(FC_LOG_ERROR, "fc_pg_acquire on the event-loop thread would block it; use "
+               "fc_pg_query there, or FC_BLOCKING routes");
+        return NULL;
+    }
+    fc_pg_conn *c = fc_request_alloc(req, sizeof(*c));
+    if (!c)
+        return NULL;
+    unsigned dms = pg->app->cfg.deadline_ms;
+    uint64_t waited = fc__now_ms() - req->start_ms;
+    struct timespec dl = mono_in(dms > waited ? dms - waited : 0);
+    struct bconn *b = NULL;
+    bool make = false;
+    pthread_mutex_lock(&pg->bmu);
+    for (;;) {
+        if (pg->bidle) {
+            b = pg->bidle;
+            pg->bidle = b->next;
+            break;
+        }
+        if (pg->btotal < pg->npool) {
+            pg->btotal++;
+            make = true;
+            break;
+        }
+        if (!dms) {
+            pthread_cond_wait(&pg->bcv, &pg->bmu);
+        } else if (pthread_cond_timedwait(&pg->bcv, &pg->bmu, &dl) == ETIMEDOUT && !pg->bidle) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pg->bmu);
+    if (make) {
+        b = calloc(1, sizeof(*b));
+        if (!b) {
+            pthread_mutex_lock(&pg->bmu);
+            pg->btotal--;
+            pthread_cond_signal(&pg->bcv);
+            pthread_mutex_unlock(&pg->bmu);
+            return NULL;
+        }
+    }
+    if (!b) {
+        fc_log(FC_LOG_WARNING, "no blocking database connection free within the deadline");
+        return NULL;
+    }
+    if (b->conn && PQstatus(b->conn) != CONNECTION_OK) {
+        PQreset(b->conn);
+        if (PQstatus(b->conn) != CONNECTION_OK) {
+            PQfinish(b->conn);
+            b->conn = NULL;
+        }
+    }
+    if (!b->conn)
+        b->conn = bconnect(pg);
+    if (!b->conn) {
+        bconn_put(pg, b);
+        return NULL;
+    }
+    c->pg = pg;
+    c->b = b;
+    c->req = req;
+    if (fc_request_on_cleanup(req, lease_cleanup, c) != 0) {
+        bconn_put(pg, b);
+        return NULL;
+    }
+    return c;
+}
+
+static void clear_result(void *p)
+{
+    PQclear(p);
+}
+
+const fc_pg_result *fc_pg_exec(fc_pg_conn *c, const char *sql, int nparams, const char *const *params)
+{
+    if (!c || !c->b || !args_ok(sql, nparams, params))
+        return NULL;
+    fc_request *req = c->req;
+    fc_pg_result *r = fc_request_alloc(req, sizeof(*r));
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof(*r));
+    PGconn *pc = c->b->conn;
+    PGresult *res = PQexecParams(pc, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (res && fc_request_on_cleanup(req, clear_result, res) != 0) {
+        PQclear(res);
+        return NULL;
+    }
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+        r->res = res;
+        return r;
+    }
+    if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+        PQfinish(pc); /* leave the COPY state the only sure way */
+        c->b->conn = NULL;
+        r->err = FC_EDB;
+        r->msg = "COPY is not supported by fc_pg_exec";
+        r->sqlstate = "0A000";
+        return r;
+    }
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char buf[256];
+    if (!msg)
+        msg = fc__arena_strdup(req->arena, msg_line(buf, sizeof(buf), PQerrorMessage(pc)));
+    r->err = state ? FC_EDB : FC_EDBDOWN;
+    r->sqlstate = state ? state : "08006";
+    r->msg = msg ? msg : fc_strerror(r->err);
+    return r;
+}
+
+void fc_pg_release(fc_pg_conn *c)
+{
+    if (!c || !c->b)
+        return;
+    bconn_put(c->pg, c->b);
+    c->b = NULL;
+}
+
+/* ---- results ---- */
+
+int fc_pg_ok(const fc_pg_result *r)
+{
+    return r ? r->err : FC_EINVAL;
+}
+
+const char *fc_pg_error(const fc_pg_result *r)
+{
+    if (!r || !r->err)
+        return NULL;
+    return r->msg ? r->msg : fc_strerror(r->err);
+}
+
+const char *fc_pg_sqlstate(const fc_pg_result *r)
+{
+    return r && r->err ? r->sqlstate : NULL;
+}
+
+int fc_pg_nrows(const fc_pg_result *r)
+{
+    return r && r->res ? PQntuples(r->res) : 0;
+}
+
+int fc_pg_ncols(const fc_pg_result *r)
+{
+    return r && r->res ? PQnfields(r->res) : 0;
+}
+
+const char *fc_pg_colname(const fc_pg_result *r, int col)
+{
+    return r && r->res ? PQfname(r->res, col) : NULL;
+}
+
+static bool in_range(const fc_pg_result *r, int row, int col)
+{
+    return r && r->res && row >= 0 && col >= 0 && row < PQntuples(r->res) &&
+           col < PQnfields(r->res);
+}
+
+const char *fc_pg_value(const fc_pg_result *r, int row, int col)
+{
+    if (!in_range(r, row, col) || PQgetisnull(r->res, row, col))
+        return NULL;
+    return PQgetvalue(r->res, row, col);
+}
+
+bool fc_pg_isnull(const fc_pg_result *r, int row, int col)
+{
+    return !in_range(r, row, col) || PQgetisnull(r->res, row, col);
+}
+
+long long fc_pg_int(const fc_pg_result *r, int row, int col)
+{
+    const char *v = fc_pg_value(r, row, col);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+long long fc_pg_affected(const fc_pg_result *r)
+{
+    if (!r || !r->res)
+        return 0;
+    const char *s = PQcmdTuples(r->res);
+    return s && *s ? strtoll(s, NULL, 10) : 0;
+}
+
+/* One value typed by its column's OID; NULL = JSON null (also for SQL NULL). */
+static struct json_object *value_json(const PGresult *res, int row, int col, Oid type)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    const char *v = PQgetvalue(res, row, col);
+    int len = PQgetlength(res, row, col);
+    char *end = NULL;
+    switch (type) {
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+    case OID_OID: {
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (errno || end == v || *end)
+            break; /* out of int64 (oid is unsigned 32-bit: fits) */
+        return json_object_new_int64(x);
+    }
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+    case OID_NUMERIC: {
+        double d = strtod(v, &end);
+        if (end == v || *end || !isfinite(d))
+            break; /* NaN, Infinity: no JSON number for them */
+        /* keep PostgreSQL's text ("12.50", "0.1") as the serialization */
+        return json_object_new_double_s(d, v);
+    }
+    case OID_BOOL:
+        return json_object_new_boolean(v[0] == 't');
+    case OID_JSON:
+    case OID_JSONB: {
+        enum json_tokener_error e = json_tokener_success;
+        struct json_object *o = json_tokener_parse_verbose(v, &e);
+        if (e == json_tokener_success)
+            return o;
+        break;
+    }
+    case OID_TIMESTAMP:
+    case OID_TIMESTAMPTZ:
+    case OID_DATE: {
+        struct json_object *o = json_object_new_string_len(v, len);
+        if (o) {
+            /* ISO 8601: "2013-05-26 14:50:58.951" -> "2013-05-26T14:50:58.951" */
+            char *s = (char *)json_object_get_string(o);
+            char *sp = s ? strchr(s, ' ') : NULL;
+            if (sp && sp - s == 10)
+                *sp = 'T';
+        }
+        return o;
+    }
+    default:
+        break;
+    }
+    return json_object_new_string_len(v, len);
+}
+
+static struct json_object *row_json(const PGresult *res, int row, int ncols)
+{
+    struct json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    for (int c = 0; c < ncols; c++) {
+        struct json_object *v = value_json(res, row, c, PQftype(res, c));
+        if (json_object_object_add(o, PQfname(res, c), v) != 0) {
+            json_object_put(v);
+            json_object_put(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+struct json_object *fc_pg_row_json(const fc_pg_result *r, int row)
+{
+    if (!r || !r->res || row < 0 || row >= PQntuples(r->res))
+        return NULL;
+    return row_json(r->res, row, PQnfields(r->res));
+}
+
+struct json_object *fc_pg_json(const fc_pg_result *r)
+{
+    if (!r || !r->res)
+        return NULL;
+    struct json_object *a = json_object_new_array();
+    int n = PQntuples(r->res), nc = PQnfields(r->res);
+    if (!a)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        struct json_object *o = row_json(r->res, i, nc);
+        if (!o || json_object_array_add(a, o) != 0) {
+            json_object_put(o);
+            json_object_put(a);
+            return NULL;
+        }
+    }
+    return a;
+}
