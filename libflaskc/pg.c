@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -842,7 +843,6 @@ static void connect_failed(struct pconn *pc, const char *why)
 
 static void conn_lost(struct pconn *pc, const char *why)
 {
-    fc__pg *pg = pc->pg;
     char buf[256];
     msg_line(buf, sizeof(buf), why);
     bool stable = fc__now_ms() - pc->up_since >= PG_STABLE_MS;
@@ -1514,8 +1514,16 @@ fc_pg_conn *fc_pg_acquire(fc_request *req)
         fc_log(FC_LOG_WARNING, "no blocking database connection free within the deadline");
         return NULL;
     }
-    if (b->conn && PQstatus(b->conn) != CONNECTION_OK) {
+    /* an idle connection has nothing to say: readable means the server
+     * closed it (restart, pg_terminate_backend) — reconnect before use */
+    if (b->conn && PQstatus(b->conn) == CONNECTION_OK) {
+        struct pollfd p = {.fd = PQsocket(b->conn), .events = POLLIN};
+        if (p.fd < 0 || poll(&p, 1, 0) != 0)
+            PQreset(b->conn);
+    } else if (b->conn) {
         PQreset(b->conn);
+    }
+    if (b->conn) {
         if (PQstatus(b->conn) != CONNECTION_OK) {
             PQfinish(b->conn);
             b->conn = NULL;
@@ -1574,7 +1582,7 @@ const fc_pg_result *fc_pg_exec(fc_pg_conn *c, const char *sql, int nparams, cons
     const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char buf[256];
     if (!msg)
-        msg = fc__arena_strdup(req->arena, msg_line(buf, sizeof(buf), PQerrorMessage(pc)));
+        msg = fc_request_printf(req, "%s", msg_line(buf, sizeof(buf), PQerrorMessage(pc)));
     r->err = state ? FC_EDB : FC_EDBDOWN;
     r->sqlstate = state ? state : "08006";
     r->msg = msg ? msg : fc_strerror(r->err);
@@ -1696,15 +1704,14 @@ static struct json_object *value_json(const PGresult *res, int row, int col, Oid
     case OID_TIMESTAMP:
     case OID_TIMESTAMPTZ:
     case OID_DATE: {
-        struct json_object *o = json_object_new_string_len(v, len);
-        if (o) {
-            /* ISO 8601: "2013-05-26 14:50:58.951" -> "2013-05-26T14:50:58.951" */
-            char *s = (char *)json_object_get_string(o);
-            char *sp = s ? strchr(s, ' ') : NULL;
-            if (sp && sp - s == 10)
-                *sp = 'T';
+        /* ISO 8601: "2013-05-26 14:50:58.951" -> "2013-05-26T14:50:58.951" */
+        char buf[64];
+        if (len > 10 && len < (int)sizeof(buf) && v[10] == ' ') {
+            memcpy(buf, v, (size_t)len);
+            buf[10] = 'T';
+            return json_object_new_string_len(buf, len);
         }
-        return o;
+        break;
     }
     default:
         break;

@@ -140,10 +140,12 @@ elif cmd == "post":        # post URL N THREADS BODY: N POSTs from THREADS threa
 else:
     sys.exit(2)
 EOF
-j() { python3 "$dir/j.py" "$@"; }
+# the interpreter itself, not a wrapper (pyenv's shims take a second per call)
+py=$(python3 -c 'import sys; print(sys.executable)') && [ -x "$py" ] || py=python3
+j() { "$py" "$dir/j.py" "$@"; }
 
 free_port() {
-	python3 -c 'import socket
+	"$py" -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
@@ -374,7 +376,7 @@ check_build() {
 	# the database goes away and comes back; the app keeps running
 	if sh "$pgcluster" stop "$pgdir" >/dev/null; then
 		http GET /films/995/
-		if [ "$status" = 503 ] && python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2 else 1)" "$secs"; then
+		if [ "$status" = 503 ] && "$py" -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2 else 1)" "$secs"; then
 			ok "database down: GET /films/995/ is 503 in ${secs}s"
 		else
 			notok "database down: GET /films/995/ expected 503 within 2 s, got $status in ${secs}s: $body"
