@@ -36,9 +36,21 @@ static int parse_body(fc_request *req, struct json_object **out, const char **wh
         return FC_ENOMEM;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    if (req->body_len > (size_t)INT32_MAX - 1) {
+        json_tokener_free(tok);
+        *why = "Failed to decode JSON object: body too large.";
+        return FC_ERANGE;
+    }
     struct json_object *obj = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue) {
+        /* a bare scalar at the end of the input ("42", "null") needs the
+         * end of input to be seen: feed the terminating NUL */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        used = req->body_len;
+    }
     int rc = 0;
     if (jerr == json_tokener_continue) {
         *why = "Failed to decode JSON object: unexpected end of data.";

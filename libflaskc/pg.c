@@ -168,6 +168,7 @@ struct fc__pg {
 };
 
 static void pg_kick(fc__pg *pg);
+static void stmt_drop(struct pconn *pc, const char *sql, const char *name);
 static void conn_connect(struct pconn *pc);
 static void conn_lost(struct pconn *pc, const char *why);
 static void incoming_drain(void *ud);
@@ -337,17 +338,8 @@ static void job_complete(struct pconn *pc, struct job *j)
         if (!r.sqlstate)
             r.sqlstate = "08006";
         /* a plan whose result type changed (ALTER TABLE): prepare it again next time */
-        if (r.sqlstate && !strcmp(r.sqlstate, "0A000") && j->stmt_name[0] && pc) {
-            uint32_t h = str_hash(j->sql);
-            for (struct stmt **pp = &pc->stmts[h % PG_STMT_BUCKETS]; *pp; pp = &(*pp)->next)
-                if (!strcmp((*pp)->name, j->stmt_name)) {
-                    struct stmt *s = *pp;
-                    *pp = s->next;
-                    free(s);
-                    pc->nstmts--;
-                    break;
-                }
-        }
+        if (!strcmp(r.sqlstate, "0A000") && j->stmt_name[0])
+            stmt_drop(pc, j->sql, j->stmt_name);
     } else if (j->aborted || !j->res) {
         r.err = FC_EDB;
         r.msg = "the statement was not executed (pipeline aborted)";
@@ -795,10 +787,12 @@ static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
         struct job *r = pc->reserved;
         pc->reserved = NULL;
         r->conn = NULL;
-        if (pg->stopping)
+        if (pg->stopping) {
             job_fail(r, FC_EDBDOWN, buf, sqlstate);
-        else
+        } else {
+            r->queued_at = fc__now_ms();
             queue_push_front(pg, r);
+        }
     }
     /* sent but never synced: whatever it did was not committed, or we cannot
      * know; never report success */

@@ -401,6 +401,13 @@ static void test_request(fc_app *app)
     CHECK_STR(fc_test_body(r, NULL), "{\"got\":{\"a\":1}}\n");
     CHECK_STR(fc_test_header(r, "Content-Type"), "application/json");
     fc_test_response_free(r);
+    /* bare scalars at the very end of the body */
+    r = fc_test_request(app, "POST", "/json", jh, "42", 2);
+    CHECK_STR(fc_test_body(r, NULL), "{\"got\":42}\n");
+    fc_test_response_free(r);
+    r = fc_test_request(app, "POST", "/json", jh, "null", 4);
+    CHECK_STR(fc_test_body(r, NULL), "{\"got\":null}\n");
+    fc_test_response_free(r);
     const char *bad[] = {"{bad", "[1,2", "", "{\"a\":1} x"};
     for (size_t i = 0; i < 4; i++) {
         r = fc_test_request(app, "POST", "/json", jh, bad[i], strlen(bad[i]));

@@ -331,6 +331,8 @@ check W31 /f/-1.5
 check W31 /f/1.5e3
 check W31 /f/.5
 check W31 /f/100.0
+check W31 /f/0.00001
+check W31 /f/12345678901234567890.0
 check W32 /u/12345678123412341234123456789abc
 check W40 /form -d ''
 check W40 /form -d 'a=%41%zz&=e&c'

@@ -68,17 +68,22 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
-/* Python's repr() of a float: the shortest text that reads back the same,
- * with ".0" when it would look like an integer */
+/* Python's repr() of a float: the shortest digits that read back the same,
+ * positional for exponents -4..15 (with ".0" when integral), else scientific */
 static void py_float_repr(double x, char *buf, size_t len)
 {
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, x);
+    int prec = 0;
+    for (; prec < 17; prec++) {
+        snprintf(buf, len, "%.*e", prec, x);
         if (strtod(buf, NULL) == x)
             break;
     }
-    if (!strpbrk(buf, ".eni"))
-        strncat(buf, ".0", len - strlen(buf) - 1);
+    const char *e = strchr(buf, 'e');
+    int exp = e ? atoi(e + 1) : 0;
+    if (exp >= -4 && exp < 16) {
+        int decimals = prec - exp > 0 ? prec - exp : 0;
+        snprintf(buf, len, "%.*f%s", decimals, x, decimals ? "" : ".0");
+    }
 }
 
 /* ---- routes ---- */
