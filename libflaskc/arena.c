@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ struct fc__arena_cleanup {
 
 struct fc__arena {
     struct fc__arena_block *head;
+    struct fc__arena_block *first; /* holds this header */
     struct fc__arena_cleanup *cleanups;
     size_t block_size;
 };
@@ -41,18 +43,47 @@ static struct fc__arena_block *block_new(size_t cap)
     return b;
 }
 
+/* The arena header lives in its first block (one malloc per arena), and each
+ * thread keeps one released single-block arena for its next request: the
+ * request path then allocates nothing in the common case. */
+#define FC__ARENA_HDR ((sizeof(struct fc__arena) + FC__ARENA_ALIGN - 1) & ~(size_t)(FC__ARENA_ALIGN - 1))
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static __thread fc__arena *cached;
+
+static void arena_release(fc__arena *a);
+
+static void cache_dtor(void *p)
+{
+    cached = NULL;
+    arena_release(p);
+}
+
+static void cache_init(void)
+{
+    pthread_key_create(&cache_key, cache_dtor);
+}
+
 fc__arena *fc__arena_new(size_t block_size)
 {
-    fc__arena *a = malloc(sizeof(*a));
-    if (!a)
-        return NULL;
-    a->block_size = block_size ? block_size : 4096;
-    a->cleanups = NULL;
-    a->head = block_new(a->block_size);
-    if (!a->head) {
-        free(a);
-        return NULL;
+    if (!block_size)
+        block_size = 4096;
+    fc__arena *a = cached;
+    if (a && a->block_size == block_size) {
+        cached = NULL;
+        pthread_setspecific(cache_key, NULL);
+        return a;
     }
+    struct fc__arena_block *b = block_new(block_size + FC__ARENA_HDR);
+    if (!b)
+        return NULL;
+    a = (fc__arena *)(void *)b->data;
+    b->used = FC__ARENA_HDR;
+    a->head = b;
+    a->first = b;
+    a->cleanups = NULL;
+    a->block_size = block_size;
     return a;
 }
 
@@ -124,6 +155,16 @@ int fc__arena_defer(fc__arena *a, void (*fn)(void *), void *p)
     return 0;
 }
 
+static void arena_release(fc__arena *a)
+{
+    struct fc__arena_block *b = a->head;
+    while (b) {
+        struct fc__arena_block *n = b->next;
+        free(b); /* the block holding *a goes last: it is the list's tail */
+        b = n;
+    }
+}
+
 void fc__arena_free(fc__arena *a)
 {
     if (!a)
@@ -131,11 +172,13 @@ void fc__arena_free(fc__arena *a)
     /* cleanups run newest first, like a stack unwinding */
     for (struct fc__arena_cleanup *c = a->cleanups; c; c = c->next)
         c->fn(c->p);
-    struct fc__arena_block *b = a->head;
-    while (b) {
-        struct fc__arena_block *n = b->next;
-        free(b);
-        b = n;
+    a->cleanups = NULL;
+    if (a->head == a->first && !a->first->next && !cached) {
+        a->first->used = FC__ARENA_HDR;
+        pthread_once(&cache_once, cache_init);
+        cached = a;
+        pthread_setspecific(cache_key, a); /* freed at thread exit */
+        return;
     }
-    free(a);
+    arena_release(a);
 }

@@ -28,7 +28,7 @@ bool fc__dispatch_is_blocking(const fc_request *req)
 static void routing_redirect(fc_request *req)
 {
     fc__buf b = {0};
-    const char *host = fc__kv_get_ci(&req->headers, "Host");
+    const char *host = fc_request_header(req, "Host");
     int rc;
     if (host && *host && fc__header_value_ok(host) && !strpbrk(host, "/\\ @"))
         rc = fc__buf_printf(&b, "http://%s", host);
@@ -167,10 +167,12 @@ void fc__dispatch_finish(fc_request *req)
         fc__log_access(req->method, req->path, req->res.status, bytes,
                        (double)(fc__now_ms() - req->start_ms), fc_request_remote_addr(req));
     }
+    /* teardown before the hand-over: once the transport has the response,
+     * libmicrohttpd may reuse the connection's memory (headers) */
+    fc__request_teardown(req);
     pthread_mutex_lock(&req->mu);
     req->state = FC__ST_DONE;
     pthread_mutex_unlock(&req->mu);
     req->tp->complete(req);
-    fc__request_teardown(req);
     fc__request_unref(req);
 }

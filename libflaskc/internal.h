@@ -382,6 +382,10 @@ typedef struct fc__transport {
     void (*release)(fc_request *req);
     /** The client's address as text, in the arena (mu held); NULL = "". */
     const char *(*remote_addr)(fc_request *req);
+    /** A request header, case-insensitive; NULL = use req->headers. Valid
+     *  while the request runs (until complete). */
+    const char *(*header)(fc_request *req, const char *name);
+    void (*headers_each)(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud);
 } fc__transport;
 
 typedef enum {

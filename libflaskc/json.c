@@ -20,7 +20,7 @@ static void put_json(void *p)
 static int parse_body(fc_request *req, struct json_object **out, const char **why)
 {
     *out = NULL;
-    const char *ct = fc__kv_get_ci(&req->headers, "Content-Type");
+    const char *ct = fc_request_header(req, "Content-Type");
     if (!ct || !fc__is_json_type(ct)) {
         *why = "Did not attempt to load JSON data because the request Content-Type was not "
                "'application/json'.";

@@ -267,14 +267,30 @@ void fc_query_each(fc_request *req, bool (*fn)(const char *, const char *, void 
 
 const char *fc_request_header(fc_request *req, const char *name)
 {
-    return name ? fc__kv_get_ci(&req->headers, name) : NULL;
+    if (!name)
+        return NULL;
+    if (req->tp && req->tp->header)
+        return req->tp->header(req, name);
+    return fc__kv_get_ci(&req->headers, name);
 }
 
 void fc_request_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud)
 {
+    if (req->tp && req->tp->headers_each) {
+        req->tp->headers_each(req, fn, ud);
+        return;
+    }
     for (size_t i = 0; i < req->headers.n; i++)
         if (!fn(req->headers.items[i].key, req->headers.items[i].value, ud))
             break;
+}
+
+static bool cookie_header(const char *name, const char *value, void *ud)
+{
+    fc_request *req = ud;
+    if (!fc__strcasecmp(name, "Cookie"))
+        fc__cookies_parse(value, req->arena, &req->cookies);
+    return true;
 }
 
 const char *fc_request_cookie(fc_request *req, const char *name)
@@ -283,9 +299,7 @@ const char *fc_request_cookie(fc_request *req, const char *name)
         pthread_mutex_lock(&req->mu);
         if (!req->cookies_parsed) {
             /* several Cookie headers (HTTP/2 proxies) all count */
-            for (size_t i = 0; i < req->headers.n; i++)
-                if (!fc__strcasecmp(req->headers.items[i].key, "Cookie"))
-                    fc__cookies_parse(req->headers.items[i].value, req->arena, &req->cookies);
+            fc_request_headers_each(req, cookie_header, req);
             req->cookies_parsed = true;
         }
         pthread_mutex_unlock(&req->mu);
@@ -308,7 +322,7 @@ static void ensure_form(fc_request *req)
     pthread_mutex_lock(&req->mu);
     if (!req->form_parsed) {
         req->form_parsed = true;
-        const char *ct = fc__kv_get_ci(&req->headers, "Content-Type");
+        const char *ct = fc_request_header(req, "Content-Type");
         char *mt = ct ? fc__mimetype(req->arena, ct) : NULL;
         if (mt && req->body_len) {
             if (!strcmp(mt, "application/x-www-form-urlencoded")) {

@@ -402,11 +402,8 @@ static bool wants_json(fc_request *req)
 {
     if (req->app->cfg.json_errors)
         return true;
-    const char *accept = fc__kv_get_ci(&req->headers, "Accept");
-    if (accept && (strstr(accept, "application/json") || strstr(accept, "+json")))
-        return true;
-    const char *ct = fc__kv_get_ci(&req->headers, "Content-Type");
-    return ct && fc__is_json_type(ct);
+    const char *accept = fc_request_header(req, "Accept");
+    return accept && (strstr(accept, "application/json") || strstr(accept, "+json"));
 }
 
 /* with mu held */

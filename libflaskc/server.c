@@ -30,6 +30,7 @@ struct srv_req {
     bool dispatched;
     pthread_mutex_t stream_mu;
     bool stream_parked;
+    bool stream_mu_init;
     size_t discarded;
     bool stream_woken;
 };
@@ -44,9 +45,13 @@ static void srv_suspend(fc_request *req);
 static void srv_stream_wake(fc_request *req);
 static void srv_release(fc_request *req);
 static const char *srv_remote_addr(fc_request *req);
+static const char *srv_header(fc_request *req, const char *name);
+static void srv_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud);
 
 static const fc__transport server_tp = {
     .remote_addr = srv_remote_addr,
+    .header = srv_header,
+    .headers_each = srv_headers_each,
     .complete = srv_complete,
     .suspend = srv_suspend,
     .stream_wake = srv_stream_wake,
@@ -67,7 +72,6 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
         return NULL;
     }
     sr->conn = conn;
-    pthread_mutex_init(&sr->stream_mu, NULL);
     req->tp_ctx = sr;
     return req;
 }
@@ -92,18 +96,35 @@ static const char *srv_remote_addr(fc_request *req)
 static void srv_release(fc_request *req)
 {
     struct srv_req *sr = SR(req);
-    if (sr)
+    if (sr && sr->stream_mu_init)
         pthread_mutex_destroy(&sr->stream_mu);
 }
 
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
+/* Headers are looked up in libmicrohttpd's own storage, never copied: it
+ * stays put while the request runs, also while the connection is
+ * suspended and another thread reads it. */
+static const char *srv_header(fc_request *req, const char *name)
 {
-    fc_request *req = cls;
+    return MHD_lookup_connection_value(SR(req)->conn, MHD_HEADER_KIND, name);
+}
+
+struct each_ctx {
+    bool (*fn)(const char *, const char *, void *);
+    void *ud;
+};
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct each_ctx *c = cls;
     (void)kind;
-    if (fc__kv_add(&req->headers, req->arena, key, value ? value : "", value ? strlen(value) : 0))
-        req->oom = true;
-    return MHD_YES;
+    return c->fn(key, value ? value : "", c->ud) ? MHD_YES : MHD_NO;
+}
+
+static void srv_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud)
+{
+    struct each_ctx c = {fn, ud};
+    MHD_get_connection_values(SR(req)->conn, MHD_HEADER_KIND, each_header, &c);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -153,12 +174,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
             req->oom = true;
         else if (rc)
             req->bad_request = "The request path is not valid: it must start with '/' and be valid UTF-8.";
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, req);
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (ci)
             req->sock_fd = ci->connect_fd;
-        const char *cl = fc__kv_get_ci(&req->headers, "Content-Length");
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && app->cfg.max_body) {
             long long n;
             if (fc__parse_ll(cl, strlen(cl), false, &n) == 0 && (unsigned long long)n > app->cfg.max_body)
@@ -278,6 +298,10 @@ static void srv_complete(fc_request *req)
         }
         break;
     case FC__BODY_STREAM:
+        if (!sr->stream_mu_init) {
+            pthread_mutex_init(&sr->stream_mu, NULL);
+            sr->stream_mu_init = true;
+        }
         fc__request_ref(req);
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, req, stream_free);
         if (!r) {

@@ -67,9 +67,8 @@ while True:
         print(p1, p2)
         break
 ') || exit 1
-set -- $ports
-flask_port=$1
-c_port=$2
+flask_port=${ports% *}
+c_port=${ports#* }
 
 "$PYTHON" "$oracle_py" "$flask_port" >"$dir/flask.log" 2>&1 &
 flask_pid=$!
@@ -138,7 +137,7 @@ header_of() {
 norm_header() {
 	side=$1 name=$2 port=$3
 	v=$(header_of "$side" "$name")
-	case $(echo "$name" | tr 'A-Z' 'a-z') in
+	case $(echo "$name" | tr '[:upper:]' '[:lower:]') in
 	location) echo "$v" | sed "s|//127\.0\.0\.1:$port|//HOST|" ;;
 	allow) echo "$v" | tr ',' '\n' | sed 's/^ *//; s/ *$//' | sort | tr '\n' ',' ;;
 	set-cookie) echo "$v" | sed 's/Expires=[^;]*;/Expires=DATE;/g' ;;
@@ -243,6 +242,7 @@ check W16 /about -I
 check W16 /films/5 -I
 check W17 /nope -I
 check W17 /onlypost -I
+ignore="Transfer-Encoding" why="libmicrohttpd 0.9.75 announces chunking on HEAD of a stream (README)"
 check W18 /stream -I
 check W19 /stream
 # ---- query args ----

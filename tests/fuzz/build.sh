@@ -3,12 +3,13 @@
 # once) + one tests/fuzz/fuzz_<name>.c -> tests/fuzz/out/<name>.
 # Usage: tests/fuzz/build.sh [name...]   (default: every harness)
 # Environment: CC (default clang; clang-14 with libclang-rt-14-dev works),
-#              FUZZ_CFLAGS (extra flags).
+#              FUZZ_CFLAGS (extra flags), FUZZ_OUT (output directory,
+#              default tests/fuzz/out; set it for out-of-tree builds).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-out="$here/out"
+out=${FUZZ_OUT:-$here/out}
 CC=${CC:-clang}
 case $CC in *clang*) ;; *) echo "build.sh: CC must be clang (libFuzzer); got '$CC'" >&2; CC=clang ;; esac
 command -v "$CC" >/dev/null 2>&1 || {
