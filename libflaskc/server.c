@@ -277,11 +277,132 @@ static void srv_stream_wake(fc_request *req)
     pthread_mutex_unlock(&sr->stream_mu);
 }
 
+/* ---- a per-thread cache of the last small response ----
+ * libmicrohttpd responses are immutable and reference-counted, so an answer
+ * byte-identical to the previous one on this thread (same headers, same
+ * body: hello, health checks, constant JSON) reuses it instead of building,
+ * decorating and destroying a new one. The check is a few memcmp. */
+#define FC__CACHE_MAX_BODY 2048
+#define FC__CACHE_MAX_HEADERS 8
+struct resp_cache {
+    struct MHD_Response *r;
+    size_t len;
+    size_t nh;
+    char *body;        /* copy of the body */
+    char *hdrs;        /* name\0value\0... */
+    size_t hdrs_len;
+};
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static __thread struct resp_cache *rcache;
+
+static void cache_free(void *p)
+{
+    struct resp_cache *c = p;
+    if (c->r)
+        MHD_destroy_response(c->r);
+    free(c->body);
+    free(c->hdrs);
+    free(c);
+}
+
+static void cache_key_init(void)
+{
+    pthread_key_create(&cache_key, cache_free);
+}
+
+static size_t headers_size(const fc__response *res)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < res->headers.n; i++)
+        n += strlen(res->headers.items[i].key) + res->headers.items[i].vlen + 2;
+    return n;
+}
+
+static bool cache_hit(const struct resp_cache *c, const fc__response *res)
+{
+    if (!c || !c->r || c->len != res->len || c->nh != res->headers.n ||
+        memcmp(c->body, res->len ? res->body : "", res->len) != 0)
+        return false;
+    const char *p = c->hdrs, *end = c->hdrs + c->hdrs_len;
+    for (size_t i = 0; i < res->headers.n; i++) {
+        const fc__kv *kv = &res->headers.items[i];
+        size_t kl = strlen(kv->key) + 1, vl = kv->vlen + 1;
+        if ((size_t)(end - p) < kl + vl || memcmp(p, kv->key, kl) || memcmp(p + kl, kv->value, vl))
+            return false;
+        p += kl + vl;
+    }
+    return true;
+}
+
+static void add_headers(struct MHD_Response *r, const fc__response *res)
+{
+    for (size_t i = 0; i < res->headers.n; i++)
+        MHD_add_response_header(r, res->headers.items[i].key, res->headers.items[i].value);
+}
+
+/* Build a response the cache keeps (body copied); NULL when not cacheable. */
+static struct MHD_Response *cached_response(const fc__response *res)
+{
+    if (res->len > FC__CACHE_MAX_BODY || res->headers.n > FC__CACHE_MAX_HEADERS)
+        return NULL;
+    for (size_t i = 0; i < res->headers.n; i++)
+        if (!fc__strcasecmp(res->headers.items[i].key, "Set-Cookie"))
+            return NULL; /* per-client by nature */
+    struct resp_cache *c = rcache;
+    if (cache_hit(c, res))
+        return c->r;
+    if (!c) {
+        pthread_once(&cache_once, cache_key_init);
+        c = calloc(1, sizeof(*c));
+        if (!c)
+            return NULL;
+        rcache = c;
+        pthread_setspecific(cache_key, c);
+    }
+    size_t hl = headers_size(res);
+    char *body = malloc(res->len + 1), *hdrs = malloc(hl + 1);
+    struct MHD_Response *r =
+        body && hdrs ? MHD_create_response_from_buffer(res->len, body, MHD_RESPMEM_PERSISTENT) : NULL;
+    if (!r) {
+        free(body);
+        free(hdrs);
+        return NULL;
+    }
+    if (res->len)
+        memcpy(body, res->body, res->len);
+    char *p = hdrs;
+    for (size_t i = 0; i < res->headers.n; i++) {
+        const fc__kv *kv = &res->headers.items[i];
+        size_t kl = strlen(kv->key) + 1;
+        memcpy(p, kv->key, kl);
+        memcpy(p + kl, kv->value, kv->vlen + 1);
+        p += kl + kv->vlen + 1;
+    }
+    add_headers(r, res);
+    if (c->r)
+        MHD_destroy_response(c->r); /* responses still queued keep their own reference */
+    free(c->body);
+    free(c->hdrs);
+    c->r = r;
+    c->body = body;
+    c->hdrs = hdrs;
+    c->hdrs_len = hl;
+    c->len = res->len;
+    c->nh = res->headers.n;
+    return r;
+}
+
 static void srv_complete(fc_request *req)
 {
     struct srv_req *sr = SR(req);
     struct MHD_Response *r = NULL;
     fc__response *res = &req->res;
+    if ((res->kind == FC__BODY_MEM || res->kind == FC__BODY_NONE) && (r = cached_response(res))) {
+        if (MHD_queue_response(sr->conn, (unsigned)res->status, r) != MHD_YES)
+            fc_log(FC_LOG_ERROR, "libmicrohttpd refused the response to %s %s", req->method, req->path);
+        goto resume;
+    }
     switch (res->kind) {
     case FC__BODY_NONE:
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -317,14 +438,14 @@ static void srv_complete(fc_request *req)
         status = 500;
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     } else {
-        for (size_t i = 0; i < res->headers.n; i++)
-            MHD_add_response_header(r, res->headers.items[i].key, res->headers.items[i].value);
+        add_headers(r, res);
     }
     if (r) {
         if (MHD_queue_response(sr->conn, status, r) != MHD_YES)
             fc_log(FC_LOG_ERROR, "libmicrohttpd refused the response to %s %s", req->method, req->path);
         MHD_destroy_response(r);
     }
+resume:
     if (req->suspended) {
         req->suspended = false;
         MHD_resume_connection(sr->conn);
@@ -387,7 +508,9 @@ int fc__server_start(fc_app *app)
         flags, (uint16_t)c->port, NULL, NULL, handle, app,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(c->threads > 1 ? c->threads : 0),
+        /* one polling thread: no pool (a pool of 1 only adds a hand-off) */
+        c->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        c->threads > 1 ? c->threads : reuse_port,
         MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
         MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
