@@ -257,6 +257,7 @@ FC_API int fc_app_set_watchdog(fc_app *app, unsigned ms);           /* FLASKC_WA
 FC_API int fc_app_set_database_url(fc_app *app, const char *url);   /* FLASKC_DATABASE_URL, none */
 FC_API int fc_app_set_db_pool(fc_app *app, unsigned connections);   /* FLASKC_DB_POOL, 20 */
 FC_API int fc_app_set_db_queue(fc_app *app, unsigned max_waiting);  /* FLASKC_DB_QUEUE, 10000 */
+FC_API int fc_app_set_db_pipeline(fc_app *app, unsigned depth);     /* FLASKC_DB_PIPELINE, 32; 1 = no pipelining */
 
 /**
  * Start serving and block until SIGINT/SIGTERM or fc_app_stop. Requests in
@@ -505,7 +506,12 @@ FC_API struct json_object *fc_pg_json(const fc_pg_result *r);
 
 /**
  * Callback of an async query: runs on the event-loop thread; must not block;
- * usually answers the request. @p r is borrowed until it returns.
+ * usually answers the request. @p r is borrowed until it returns. It is
+ * called exactly once per accepted query, also when the request was
+ * canceled meanwhile (deadline, client gone): its answer is then a no-op
+ * returning FC_EALREADY. Errors the library makes itself carry a SQLSTATE:
+ * 08001 database unavailable, 08006 connection lost, 53000 queue full,
+ * 57014 canceled before sending, 57P01 server stopping, 25000 no transaction.
  */
 typedef void (*fc_pg_cb)(fc_request *req, const fc_pg_result *r, void *ud);
 
@@ -518,7 +524,9 @@ typedef void (*fc_pg_cb)(fc_request *req, const fc_pg_result *r, void *ud);
 FC_API int fc_pg_query(fc_request *req, const char *sql, int nparams, const char *const *params,
                        fc_pg_cb cb, void *ud);
 
-/** Start a transaction: BEGIN on one connection, then @p cb with the tx. */
+/** Start a transaction: BEGIN on one connection, then @p cb with the tx (NULL
+ *  when BEGIN failed: see the result). The tx belongs to the request: one still
+ *  open when the request ends is rolled back. */
 typedef void (*fc_pg_tx_cb)(fc_request *req, fc_pg_tx *tx, const fc_pg_result *r, void *ud);
 FC_API int fc_pg_begin(fc_request *req, fc_pg_tx_cb cb, void *ud);
 /** Next statement in the transaction. */
@@ -529,7 +537,9 @@ FC_API int fc_pg_tx_commit(fc_pg_tx *tx, fc_pg_cb cb, void *ud);
 FC_API int fc_pg_tx_rollback(fc_pg_tx *tx, fc_pg_cb cb, void *ud);
 
 /** Sync API for FC_BLOCKING handlers: borrow a connection (waits up to the
- *  deadline), run queries, give it back. */
+ *  deadline), run queries, give it back. NULL on the loop thread, without a
+ *  database, or past the deadline. These connections are a second pool of
+ *  FLASKC_DB_POOL, opened on first use. */
 FC_API fc_pg_conn *fc_pg_acquire(fc_request *req);
 /** Blocking query; the result is request-owned. */
 FC_API const fc_pg_result *fc_pg_exec(fc_pg_conn *c, const char *sql, int nparams, const char *const *params);

@@ -26,6 +26,7 @@ void fc__config_defaults(fc__config *c)
     c->database_url = NULL;
     c->db_pool = 20;
     c->db_queue = 10000;
+    c->db_pipeline = 32;
     c->shutdown_grace_ms = 10000;
     c->max_form_parts = 1000;
     c->max_form_field = 500000;
@@ -113,6 +114,7 @@ void fc__config_from_env(fc__config *c)
     ENV_UINT("FLASKC_WATCHDOG_MS", watchdog_ms, 0, 3600000);
     ENV_UINT("FLASKC_DB_POOL", db_pool, 1, 1000);
     ENV_UINT("FLASKC_DB_QUEUE", db_queue, 1, 10000000);
+    ENV_UINT("FLASKC_DB_PIPELINE", db_pipeline, 1, 1024);
     ENV_UINT("FLASKC_SHUTDOWN_GRACE_MS", shutdown_grace_ms, 0, 3600000);
     s = getenv("FLASKC_DATABASE_URL");
     if (s && *s) {
@@ -191,6 +193,7 @@ UINT_SETTER(fc_app_set_deadline, deadline_ms, unsigned, 0, 86400000)
 UINT_SETTER(fc_app_set_watchdog, watchdog_ms, unsigned, 0, 3600000)
 UINT_SETTER(fc_app_set_db_pool, db_pool, unsigned, 1, 1000)
 UINT_SETTER(fc_app_set_db_queue, db_queue, unsigned, 1, 10000000)
+UINT_SETTER(fc_app_set_db_pipeline, db_pipeline, unsigned, 1, 1024)
 
 int fc_app_set_access_log(fc_app *app, bool on)
 {

@@ -276,6 +276,7 @@ typedef struct fc__config {
     char *database_url;
     unsigned db_pool;
     unsigned db_queue;
+    unsigned db_pipeline;
     unsigned shutdown_grace_ms;
     size_t max_form_parts;
     size_t max_form_field;

@@ -25,7 +25,7 @@
  * incoming list like anyone else: nothing re-enters the connection code.
  *
  * Each query is [Parse] + Bind/Execute + Sync on the least-loaded connection
- * with fewer than PG_DEPTH queries in flight; results map to the FIFO of jobs
+ * with fewer than FLASKC_DB_PIPELINE (default 32) queries in flight; results map to the FIFO of jobs
  * of that connection, and a job is complete (and may report success) only at
  * its Sync: until then its implicit transaction has not committed. When a
  * connection breaks, its jobs in flight fail with FC_EDBDOWN.
@@ -34,7 +34,6 @@
  * and a condition variable, used by worker threads only.
  */
 
-#define PG_DEPTH 32              /* queries in flight per connection */
 #define PG_STMT_BUCKETS 64       /* prepared-statement cache: hash buckets */
 #define PG_STMT_MAX 512          /* ... and entries per connection (then unnamed) */
 #define PG_WAIT_DOWN_MS 1000     /* a query waits at most this long while no connection is up */
@@ -144,6 +143,7 @@ struct fc__pg {
     fc__loop *loop;
     const char *url;         /* borrowed from app->cfg */
     unsigned npool, queue_max;
+    unsigned depth;          /* queries in flight per connection (1 = no pipelining) */
     struct pconn *conns;
     /* loop thread only */
     struct job *qhead, *qtail;
@@ -594,7 +594,7 @@ static bool job_place(fc__pg *pg, struct job *j)
         }
         return false;
     }
-    if ((pc = pick(pg, PG_DEPTH)) == NULL)
+    if ((pc = pick(pg, pg->depth)) == NULL)
         return false;
     conn_send(pc, j);
     return true;
@@ -1291,6 +1291,7 @@ int fc__pg_start(fc_app *app)
     pg->loop = app->loop;
     pg->url = app->cfg.database_url;
     pg->queue_max = app->cfg.db_queue;
+    pg->depth = app->cfg.db_pipeline ? app->cfg.db_pipeline : 1;
     for (unsigned i = 0; i < pg->npool; i++) {
         pg->conns[i].pg = pg;
         pg->conns[i].idx = i;

@@ -37,8 +37,8 @@ mkdir -p "$out/obj"
 objs=""
 for src in "$top"/libflaskc/*.c; do
     o="$out/obj/$(basename "$src" .c).o"
-    if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$top/libflaskc/internal.h" -nt "$o" ] ||
-       [ "$top/include/flaskc.h" -nt "$o" ]; then
+    if [ ! -f "$o" ] ||
+       [ -n "$(find "$src" "$top/libflaskc/internal.h" "$top/include/flaskc.h" -newer "$o")" ]; then
         # shellcheck disable=SC2086
         "$CC" $CFLAGS -fsanitize=fuzzer-no-link,$SAN $INC $PKG_CFLAGS -pthread -c "$src" -o "$o"
     fi

@@ -5,11 +5,13 @@
 # invariant (reproducers are kept in tests/fuzz/out/crashes/).
 # Usage: tests/fuzz/run.sh [SECONDS] [name...]
 # Environment: FUZZ_JOBS (harnesses run at once, default 1),
-#              FUZZ_ARGS (extra libFuzzer flags).
+#              FUZZ_ARGS (extra libFuzzer flags),
+#              FUZZ_OUT (where build.sh put the binaries, default tests/fuzz/out;
+#              logs go to $FUZZ_OUT/logs, reproducers to $FUZZ_OUT/crashes).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-out="$here/out"
+out=${FUZZ_OUT:-$here/out}
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 jobs=${FUZZ_JOBS:-1}
@@ -53,7 +55,7 @@ run_one() {
         -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$out/crashes/$name-" ${FUZZ_ARGS:-} >"$out/logs/$name.log" 2>&1
     echo $? >"$tmp/$name.rc"
-    ls "$corpus" | wc -l | tr -d ' ' >"$tmp/$name.corp"
+    find "$corpus" -type f | wc -l | tr -d ' ' >"$tmp/$name.corp"
 }
 
 started=0
@@ -84,11 +86,11 @@ for name in "$@"; do
     crashes=$(find "$out/crashes" -name "$name-*" -newer "$tmp/.start" | wc -l | tr -d ' ')
     result=ok
     if [ "$rc" != 0 ] || [ -z "$done_line" ]; then
-        result="FAIL (exit $rc, see tests/fuzz/out/logs/$name.log)"
+        result="FAIL (exit $rc, see $out/logs/$name.log)"
         fail=1
     fi
     printf '%-13s %12s %9s %6s %7s %7s %8s  %s\n' "$name" "${execs:--}" "${eps:--}" "${cov:--}" \
         "${ft:--}" "$corp" "$crashes" "$result"
 done
-[ "$fail" = 0 ] || { echo "run.sh: crashes are in tests/fuzz/out/crashes/" >&2; exit 1; }
+[ "$fail" = 0 ] || { echo "run.sh: reproducers are in $out/crashes/" >&2; exit 1; }
 exit 0
