@@ -288,7 +288,7 @@ struct resp_cache {
     struct MHD_Response *r;
     size_t len;
     size_t nh;
-    char *body;        /* copy of the body */
+    char *body;        /* the body, owned by r (freed with its last reference) */
     char *hdrs;        /* name\0value\0... */
     size_t hdrs_len;
 };
@@ -301,7 +301,6 @@ static void cache_free(void *p)
     struct resp_cache *c = p;
     if (c->r)
         MHD_destroy_response(c->r);
-    free(c->body);
     free(c->hdrs);
     free(c);
 }
@@ -362,8 +361,10 @@ static struct MHD_Response *cached_response(const fc__response *res)
     }
     size_t hl = headers_size(res);
     char *body = malloc(res->len + 1), *hdrs = malloc(hl + 1);
+    /* the body belongs to the response: connections still sending it keep
+     * it alive after the cache moves on */
     struct MHD_Response *r =
-        body && hdrs ? MHD_create_response_from_buffer(res->len, body, MHD_RESPMEM_PERSISTENT) : NULL;
+        body && hdrs ? MHD_create_response_from_buffer_with_free_callback(res->len, body, free) : NULL;
     if (!r) {
         free(body);
         free(hdrs);
@@ -381,8 +382,7 @@ static struct MHD_Response *cached_response(const fc__response *res)
     }
     add_headers(r, res);
     if (c->r)
-        MHD_destroy_response(c->r); /* responses still queued keep their own reference */
-    free(c->body);
+        MHD_destroy_response(c->r); /* connections still sending it hold their own reference */
     free(c->hdrs);
     c->r = r;
     c->body = body;

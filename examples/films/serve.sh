@@ -5,7 +5,7 @@
 #     sh examples/films/serve.sh
 #
 # It installs the build dependencies if they are missing (apt-get; as root or
-# through sudo), builds the project in-tree if it is not built, starts a
+# through sudo), builds the project (out of tree, in _build/serve), starts a
 # private PostgreSQL cluster in ./var/pg (no system service is touched), loads
 # examples/films/schema.sql when the film table is missing, and runs
 # examples/films/films in the foreground. Ctrl-C stops the app and the cluster.
@@ -54,15 +54,18 @@ if [ -n "$missing" ]; then
 	[ -x "$pgbin/initdb" ] || die "no PostgreSQL server binaries in $pgbin (set PGBIN to their directory)"
 fi
 
-# ---- 2. build ----
-if [ ! -x examples/films/films ]; then
-	say "building libflaskc and the examples"
-	if [ ! -f Makefile ]; then
-		autoreconf -fi || die "autoreconf failed"
-		./configure || die "configure failed"
+# ---- 2. build (out of tree in _build/serve, unless the tree is configured in place) ----
+if [ -f Makefile ]; then
+	build=.
+else
+	build=_build/serve
+	[ -x configure ] || autoreconf -fi || die "autoreconf failed"
+	if [ ! -f "$build/Makefile" ]; then
+		mkdir -p "$build" && (cd "$build" && ../../configure) || die "configure failed"
 	fi
-	make -j2 || die "make failed"
 fi
+say "building libflaskc and the examples in $build"
+make -C "$build" -j2 >/dev/null || die "make failed"
 
 # ---- 3. database ----
 server_pid=
@@ -98,7 +101,7 @@ FLASKC_PORT=${FLASKC_PORT:-5000}
 export FLASKC_HOST FLASKC_PORT FLASKC_DATABASE_URL
 say "films on http://$FLASKC_HOST:$FLASKC_PORT/films/995/ (Ctrl-C stops it and the database)"
 # In the background so that the traps run however the shell is stopped.
-examples/films/films &
+"$build/examples/films/films" &
 server_pid=$!
 wait "$server_pid"
 rc=$?
