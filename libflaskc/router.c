@@ -909,7 +909,13 @@ struct mctx {
     struct cap caps[MAX_VARS];
     size_t ncaps;
     const struct rule *found;
+    /* bytes the converters may still examine: several variables in one
+     * segment ("<a>-<b>-<c>.json") backtrack polynomially on hostile paths
+     * ("-" x 30000); past the budget the path does not match (404) */
+    size_t budget;
 };
+
+#define MATCH_BUDGET ((size_t)4 << 20)
 
 enum { M_NONE, M_FOUND, M_SLASH };
 
@@ -950,6 +956,9 @@ static bool pieces_match(const struct node *d, size_t i, const char *s, size_t l
         size_t end = cv->type == FC__ARG_PATH ? lo + k : hi - k;
         c->s = s + pos;
         c->len = end - pos;
+        if (m->budget <= c->len)
+            return false;
+        m->budget -= c->len + 1;
         if (!conv_check(cv, c->s, c->len, &c->i, &c->d))
             continue;
         m->ncaps++;
@@ -1063,6 +1072,7 @@ int fc__router_match(const fc__router *r, unsigned method, const char *path, siz
     m.have = 0;
     m.ncaps = 0;
     m.found = NULL;
+    m.budget = MATCH_BUDGET;
     int rv = match_node(r->root, 0, &m);
     if (rv == M_SLASH)
         return redirect_to(a, path, pathlen, true, out);

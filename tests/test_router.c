@@ -546,6 +546,33 @@ static void test_scale(void)
     fc__router_free(r);
 }
 
+/* several variables in one segment backtrack; a hostile path must not hold
+ * a thread (found by fuzz_rule: cubic before the byte budget) */
+static void test_hostile_backtracking(void)
+{
+    CHECK_INT(add("/dos/<a>-<b>-<c>.json", GET, "dos", 9001, 0), 0);
+    CHECK_INT(match(GET, "/dos/x-y-z.json"), FC__MATCH_OK);
+    CHECK_STR(argv_("a"), "x");
+    CHECK_STR(argv_("c"), "z");
+    size_t n = 30000;
+    char *p = malloc(n + 8);
+    memcpy(p, "/dos/", 5);
+    memset(p + 5, '-', n);
+    p[5 + n] = '\0';
+    clock_t t0 = clock();
+    CHECK_INT(match(GET, p), FC__MATCH_NOT_FOUND);
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    fprintf(stderr, "hostile 30000-byte segment: %.3f s\n", secs);
+    CHECK(secs < (getenv("FC_UNDER_VALGRIND") ? 20.0 : 1.0));
+    memcpy(p + 5 + n - 5, ".json", 6); /* the suffix matches: every split is tried */
+    t0 = clock();
+    fc__match_kind k = match(GET, p);
+    secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    fprintf(stderr, "hostile 30000-byte segment with suffix: %.3f s (kind %d)\n", secs, (int)k);
+    CHECK(secs < (getenv("FC_UNDER_VALGRIND") ? 20.0 : 1.0));
+    free(p);
+}
+
 int main(void)
 {
     R = fc__router_new();
@@ -561,6 +588,7 @@ int main(void)
     test_errors();
     test_build();
     test_scale();
+    test_hostile_backtracking();
     fc__arena_free(A);
     fc__router_free(R);
     fc__router_free(NULL);
