@@ -249,6 +249,7 @@ FC_API int fc_app_set_workers(fc_app *app, unsigned n);             /* FLASKC_WO
 FC_API int fc_app_set_max_connections(fc_app *app, unsigned n);     /* FLASKC_MAX_CONNECTIONS, 10000 */
 FC_API int fc_app_set_connection_memory(fc_app *app, size_t bytes); /* FLASKC_CONNECTION_MEMORY, 32768 */
 FC_API int fc_app_set_timeout(fc_app *app, unsigned seconds);       /* FLASKC_TIMEOUT, 60: idle/slow client */
+FC_API int fc_app_set_header_timeout(fc_app *app, unsigned seconds); /* FLASKC_HEADER_TIMEOUT, 30: headers not in -> 408; 0 = off */
 FC_API int fc_app_set_max_body(fc_app *app, size_t bytes);          /* FLASKC_MAX_BODY, 16 MiB; 0 = none */
 FC_API int fc_app_set_deadline(fc_app *app, unsigned ms);           /* FLASKC_DEADLINE_MS, 30000: deferred answer -> 504 */
 FC_API int fc_app_set_access_log(fc_app *app, bool on);             /* FLASKC_ACCESS_LOG, off */

@@ -268,6 +268,7 @@ typedef struct fc__config {
     unsigned max_connections;
     size_t connection_memory;
     unsigned timeout_s;
+    unsigned header_timeout_s;
     size_t max_body;
     unsigned deadline_ms;
     bool access_log;
@@ -355,6 +356,7 @@ struct fc_app {
     fc__loop *loop;
     fc__pool *pool;
     fc__server *server;
+    fc__server *server_ptr; /* set before the daemon starts (its callbacks need it) */
     fc__pg *pg;
     atomic_int stop_requested;
     bool running_in_run;

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,25 @@ static const char *level_name(fc_log_level l)
     default:
         return "ERROR";
     }
+}
+
+/* FLASKC_LOG_LEVEL: debug, info (default), warning, error */
+static int min_level(void)
+{
+    static atomic_int lvl = -1;
+    int l = atomic_load_explicit(&lvl, memory_order_relaxed);
+    if (l >= 0)
+        return l;
+    const char *e = getenv("FLASKC_LOG_LEVEL");
+    l = FC_LOG_INFO;
+    if (e && !fc__strcasecmp(e, "debug"))
+        l = FC_LOG_DEBUG;
+    else if (e && !fc__strcasecmp(e, "warning"))
+        l = FC_LOG_WARNING;
+    else if (e && !fc__strcasecmp(e, "error"))
+        l = FC_LOG_ERROR;
+    atomic_store_explicit(&lvl, l, memory_order_relaxed);
+    return l;
 }
 
 static void emit(fc_log_level level, const char *msg)
@@ -65,6 +85,8 @@ static void emit(fc_log_level level, const char *msg)
 
 void fc_log(fc_log_level level, const char *fmt, ...)
 {
+    if ((int)level < min_level())
+        return;
     char msg[1800];
     va_list ap;
     va_start(ap, fmt);

@@ -16,10 +16,30 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+struct srv_conn;
+
 struct fc__server {
     struct MHD_Daemon *d;
     int port;
     MHD_socket listen_fd;
+    fc_app *app;
+    /* every open connection, for the header-timeout sweep and the count */
+    pthread_mutex_t mu;
+    struct srv_conn *conns;
+    unsigned nconns;
+    fc__timer *sweep;
+    bool stopping;
+};
+
+/* A connection's state for the header timeout (slowloris): waiting for a
+ * request's headers since `since`, or in a request. */
+enum { CONN_WAITING = 0, CONN_IN_REQUEST, CONN_TIMED_OUT };
+struct srv_conn {
+    struct srv_conn *prev, *next;
+    int fd;
+    atomic_int state;
+    _Atomic uint64_t since;
+    bool over_limit; /* accepted beyond FLASKC_MAX_CONNECTIONS: answer 503 */
 };
 
 /* per-request transport state, in the request's arena */
@@ -127,12 +147,24 @@ static void srv_headers_each(fc_request *req, bool (*fn)(const char *, const cha
     MHD_get_connection_values(SR(req)->conn, MHD_HEADER_KIND, each_header, &c);
 }
 
+static struct srv_conn *conn_ctx(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                       enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     (void)toe;
+    struct srv_conn *cc = conn_ctx(conn);
+    if (cc) {
+        /* the next request's headers are timed from now */
+        atomic_store_explicit(&cc->since, fc__now_ms(), memory_order_relaxed);
+        int st = CONN_IN_REQUEST;
+        atomic_compare_exchange_strong(&cc->state, &st, CONN_WAITING);
+    }
     fc_request *req = *req_cls;
     if (!req)
         return;
@@ -169,6 +201,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct srv_req *sr = SR(req);
     if (!sr->started) {
         sr->started = true;
+        struct srv_conn *cc = conn_ctx(conn);
+        if (cc) {
+            int st = CONN_WAITING;
+            if (!atomic_compare_exchange_strong(&cc->state, &st, CONN_IN_REQUEST) &&
+                st == CONN_TIMED_OUT)
+                return MHD_NO; /* the sweep answered 408 and shut the socket */
+            if (cc->over_limit) {
+                req->reject_status = 503;
+                req->reject_msg = "Too many connections. Please try again later.";
+            }
+        }
         int rc = fc__request_set_target(req, method, sr->uri);
         if (rc == FC_ENOMEM)
             req->oom = true;
@@ -187,7 +230,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         if (req->oom && !req->bad_request)
             req->bad_request = "out of memory";
         fc__dispatch_route(req);
-        if (req->body_too_large) {
+        if (req->body_too_large || req->reject_status) {
             /* answer before reading the body; libmicrohttpd then closes the
              * connection instead of reading what we refused */
             sr->dispatched = true;
@@ -452,16 +495,121 @@ resume:
     }
 }
 
+/* ---- connections: count, limit, header timeout ---- */
+static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                        enum MHD_ConnectionNotificationCode toe)
+{
+    fc_app *app = cls;
+    fc__server *s = app->server_ptr;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct srv_conn *cc = calloc(1, sizeof(*cc));
+        *socket_context = cc;
+        if (!cc)
+            return;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cc->fd = ci ? ci->connect_fd : -1;
+        atomic_init(&cc->state, CONN_WAITING);
+        atomic_init(&cc->since, fc__now_ms());
+        pthread_mutex_lock(&s->mu);
+        cc->next = s->conns;
+        if (s->conns)
+            s->conns->prev = cc;
+        s->conns = cc;
+        cc->over_limit = ++s->nconns > app->cfg.max_connections;
+        pthread_mutex_unlock(&s->mu);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct srv_conn *cc = *socket_context;
+        if (!cc)
+            return;
+        pthread_mutex_lock(&s->mu);
+        if (cc->prev)
+            cc->prev->next = cc->next;
+        else
+            s->conns = cc->next;
+        if (cc->next)
+            cc->next->prev = cc->prev;
+        s->nconns--;
+        pthread_mutex_unlock(&s->mu);
+        free(cc);
+        *socket_context = NULL;
+    }
+}
+
+static const char timeout_answer[] =
+    "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    "Content-Length: 109\r\n\r\n"
+    "{\"error\":\"Request Timeout\",\"status\":408,\"message\":\"The request headers did not arrive in time.\"}\n";
+
+/* Loop thread, every second: a connection that has been waiting longer than
+ * the header timeout for its request's headers (slowloris, or idle) gets a
+ * 408 and its socket shut; libmicrohttpd then closes it. Nothing else writes
+ * to a connection in that state. */
+static void sweep(void *ud)
+{
+    fc_app *app = ud;
+    fc__server *s = app->server_ptr;
+    uint64_t now = fc__now_ms(), limit = (uint64_t)app->cfg.header_timeout_s * 1000;
+    pthread_mutex_lock(&s->mu);
+    for (struct srv_conn *cc = s->conns; cc && limit; cc = cc->next) {
+        if (atomic_load(&cc->state) != CONN_WAITING ||
+            now - atomic_load_explicit(&cc->since, memory_order_relaxed) < limit || cc->fd < 0)
+            continue;
+        int st = CONN_WAITING;
+        if (atomic_compare_exchange_strong(&cc->state, &st, CONN_TIMED_OUT)) {
+            ssize_t w = send(cc->fd, timeout_answer, sizeof(timeout_answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)w;
+            shutdown(cc->fd, SHUT_RDWR);
+        }
+    }
+    s->sweep = s->stopping ? NULL : fc__loop_timer(app->loop, 1000, sweep, app);
+    pthread_mutex_unlock(&s->mu);
+}
+
+struct barrier {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+};
+
+static void barrier_cb(void *ud)
+{
+    struct barrier *b = ud;
+    pthread_mutex_lock(&b->mu);
+    b->done = true;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Stop the sweep and wait until the loop is past any running one. */
+static void sweep_stop(fc_app *app, fc__server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    if (s->sweep && fc__loop_timer_cancel(app->loop, s->sweep) == 0)
+        s->sweep = NULL;
+    pthread_mutex_unlock(&s->mu);
+    struct barrier b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    if (fc__loop_post(app->loop, barrier_cb, &b) == 0) {
+        pthread_mutex_lock(&b.mu);
+        while (!b.done)
+            pthread_cond_wait(&b.cv, &b.mu);
+        pthread_mutex_unlock(&b.mu);
+    }
+}
+
 /* ---- the daemon ---- */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     (void)cls;
+    if (!getenv("FLASKC_LOG_LEVEL"))
+        return; /* default info level: nothing to format */
     vsnprintf(msg, sizeof(msg), fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    fc_log(FC_LOG_WARNING, "libmicrohttpd: %s", msg);
+    /* client-side trouble (resets, bad requests) is routine: debug level */
+    fc_log(FC_LOG_DEBUG, "libmicrohttpd: %s", msg);
 }
 
 static void raise_nofile(unsigned want)
@@ -497,6 +645,9 @@ int fc__server_start(fc_app *app)
         freeaddrinfo(ai);
         return FC_ENOMEM;
     }
+    s->app = app;
+    pthread_mutex_init(&s->mu, NULL);
+    app->server_ptr = s; /* callbacks may run before MHD_start_daemon returns */
     raise_nofile(c->max_connections + 256);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -511,7 +662,10 @@ int fc__server_start(fc_app *app)
         /* one polling thread: no pool (a pool of 1 only adds a hand-off) */
         c->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_LISTENING_ADDRESS_REUSE,
         c->threads > 1 ? c->threads : reuse_port,
-        MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
+        /* past our limit, requests get a quick 503; libmicrohttpd's own
+         * limit, a margin above, refuses connections outright */
+        MHD_OPTION_CONNECTION_LIMIT, c->max_connections + (c->max_connections / 10 > 64 ? c->max_connections / 10 : 64),
+        MHD_OPTION_NOTIFY_CONNECTION, notify_conn, app,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
         MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log, app,
@@ -522,8 +676,15 @@ int fc__server_start(fc_app *app)
     freeaddrinfo(ai);
     if (!s->d) {
         fc_log(FC_LOG_ERROR, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
+        app->server_ptr = NULL;
+        pthread_mutex_destroy(&s->mu);
         free(s);
         return FC_ESYS;
+    }
+    if (c->header_timeout_s) {
+        pthread_mutex_lock(&s->mu);
+        s->sweep = fc__loop_timer(app->loop, 1000, sweep, app);
+        pthread_mutex_unlock(&s->mu);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : c->port;
@@ -562,9 +723,12 @@ void fc__server_stop(fc_app *app)
     if (atomic_load(&app->active) > 0)
         fc_log(FC_LOG_WARNING, "stopping with %ld requests still alive (keep-alive idle or "
                "handlers that never returned)", atomic_load(&app->active));
+    sweep_stop(app, s);
     MHD_stop_daemon(s->d);
     if (s->listen_fd != MHD_INVALID_SOCKET)
         close(s->listen_fd);
     app->server = NULL;
+    app->server_ptr = NULL;
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }
