@@ -21,11 +21,38 @@ int fc_request_defer(fc_request *req, void (*cancel)(fc_request *, void *), void
     return 0;
 }
 
-/* ---- deadline and disconnect watch (loop thread) ---- */
+/* ---- deadline and disconnect watch (loop thread) ----
+ * One timer per deferred request. It first fires after FC__WATCH_AFTER_MS:
+ * a request still waiting then gets its socket watched for a disconnect
+ * (most answers come sooner, and skip the two epoll_ctl calls), and the
+ * timer is re-armed for the rest of the deadline, which answers 504. */
+#define FC__WATCH_AFTER_MS 100u
+
+static void hup_fire(int fd, unsigned revents, void *ud);
+
 static void deadline_fire(void *ud)
 {
     fc_request *req = ud;
+    fc_app *app = req->app;
     req->deadline = NULL;
+    uint64_t waited = fc__now_ms() - req->deferred_at;
+    uint64_t limit = app->cfg.deadline_ms ? app->cfg.deadline_ms : UINT64_MAX;
+    if (waited < limit) {
+        if (req->sock_fd >= 0 && !req->hup_watch) {
+            fc__request_ref(req);
+            req->hup_watch = fc__loop_watch(app->loop, req->sock_fd, FC__EV_HUP, hup_fire, req);
+            if (!req->hup_watch)
+                fc__request_unref(req);
+        }
+        if (app->cfg.deadline_ms) {
+            /* the timer's reference carries over */
+            req->deadline = fc__loop_timer(app->loop, limit - waited, deadline_fire, req);
+            if (req->deadline)
+                return;
+        }
+        fc__request_unref(req);
+        return;
+    }
     fc__request_cancel(req, 504, "No answer within the request deadline.");
     fc__request_unref(req); /* the timer's reference */
 }
@@ -50,16 +77,13 @@ static void arm_on_loop(void *ud)
     bool still = !req->answered;
     pthread_mutex_unlock(&req->mu);
     if (still) {
-        if (app->cfg.deadline_ms) {
+        uint64_t first = app->cfg.deadline_ms;
+        if (req->sock_fd >= 0 && (!first || first > FC__WATCH_AFTER_MS))
+            first = FC__WATCH_AFTER_MS;
+        if (first) {
             fc__request_ref(req);
-            req->deadline = fc__loop_timer(app->loop, app->cfg.deadline_ms, deadline_fire, req);
+            req->deadline = fc__loop_timer(app->loop, first, deadline_fire, req);
             if (!req->deadline)
-                fc__request_unref(req);
-        }
-        if (req->sock_fd >= 0) {
-            fc__request_ref(req);
-            req->hup_watch = fc__loop_watch(app->loop, req->sock_fd, FC__EV_HUP, hup_fire, req);
-            if (!req->hup_watch)
                 fc__request_unref(req);
         }
     }
@@ -93,6 +117,7 @@ void fc__async_deferred(fc_request *req)
     app->deferred_head = req;
     req->in_deferred_list = true;
     pthread_mutex_unlock(&app->deferred_mu);
+    req->deferred_at = fc__now_ms();
     /* the deadline timer and the socket watch belong to the loop thread:
      * arming and disarming there makes them race-free with their firing */
     if (app->loop && (app->cfg.deadline_ms || req->sock_fd >= 0)) {

@@ -473,6 +473,7 @@ struct fc_request {
     int sock_fd;
     struct fc_request *dnext, *dprev; /* app->deferred list */
     bool in_deferred_list;
+    uint64_t deferred_at;
     FC__VEC(struct fc__bgtask) bg;
     void *user_data;
     uint64_t start_ms;
