@@ -349,7 +349,8 @@ void fc_app_stop(fc_app *app)
         return;
     atomic_store(&app->stop_requested, 1);
     if (app->running_in_run)
-        pthread_kill(app->run_thread, SIGTERM);
+        /* not a kill: fc_app_run sigwait()s for it */
+        pthread_kill(app->run_thread, SIGTERM); /* NOLINT(bugprone-bad-signal-to-kill-thread) */
 }
 
 int fc_app_port(const fc_app *app)

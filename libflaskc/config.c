@@ -16,10 +16,10 @@ void fc__config_defaults(fc__config *c)
     c->threads = n > 0 ? (unsigned)n : 1;
     c->workers = 32;
     c->max_connections = 10000;
-    c->connection_memory = 32 * 1024;
+    c->connection_memory = (size_t)32 * 1024;
     c->timeout_s = 60;
     c->header_timeout_s = 30;
-    c->max_body = 16u * 1024 * 1024;
+    c->max_body = (size_t)16 * 1024 * 1024;
     c->deadline_ms = 30000;
     c->access_log = false;
     c->json_errors = false;
@@ -106,7 +106,7 @@ void fc__config_from_env(fc__config *c)
     ENV_UINT("FLASKC_THREADS", threads, 1, 1024);
     ENV_UINT("FLASKC_WORKERS", workers, 1, 4096);
     ENV_UINT("FLASKC_MAX_CONNECTIONS", max_connections, 1, 1000000);
-    ENV_UINT("FLASKC_CONNECTION_MEMORY", connection_memory, 4096, 64u * 1024 * 1024);
+    ENV_UINT("FLASKC_CONNECTION_MEMORY", connection_memory, 4096, 64ull * 1024 * 1024);
     ENV_UINT("FLASKC_TIMEOUT", timeout_s, 0, 86400);
     ENV_UINT("FLASKC_HEADER_TIMEOUT", header_timeout_s, 0, 86400);
     ENV_UINT("FLASKC_MAX_BODY", max_body, 0, (unsigned long long)SIZE_MAX / 2);
@@ -188,7 +188,7 @@ static bool in_range(unsigned long long v, unsigned long long lo, unsigned long 
 UINT_SETTER(fc_app_set_threads, threads, unsigned, 1, 1024)
 UINT_SETTER(fc_app_set_workers, workers, unsigned, 1, 4096)
 UINT_SETTER(fc_app_set_max_connections, max_connections, unsigned, 1, 1000000)
-UINT_SETTER(fc_app_set_connection_memory, connection_memory, size_t, 4096, 64u * 1024 * 1024)
+UINT_SETTER(fc_app_set_connection_memory, connection_memory, size_t, 4096, 64ull * 1024 * 1024)
 UINT_SETTER(fc_app_set_timeout, timeout_s, unsigned, 0, 86400)
 UINT_SETTER(fc_app_set_header_timeout, header_timeout_s, unsigned, 0, 86400)
 UINT_SETTER(fc_app_set_max_body, max_body, size_t, 0, SIZE_MAX / 2)

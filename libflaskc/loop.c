@@ -325,6 +325,7 @@ fc__timer *fc__loop_timer(fc__loop *l, uint64_t ms, void (*cb)(void *ud), void *
         l->cap = ncap;
     }
     t->seq = l->next_seq++;
+    t->idx = l->n; /* heap_sift_up moves it; the analyzer wants it set */
     l->heap[l->n++] = t;
     heap_sift_up(l, l->n - 1);
     earliest = t->idx == 0;

@@ -1258,7 +1258,7 @@ static struct timespec mono_in(uint64_t ms)
  * instead of retrying forever; a bare database name is left to libpq. */
 static int check_url(const char *url)
 {
-    if (!strchr(url, '=') && strncmp(url, "postgresql://", 13) && strncmp(url, "postgres://", 11))
+    if (!strchr(url, '=') && strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0)
         return 0;
     char *err = NULL;
     PQconninfoOption *o = PQconninfoParse(url, &err);
@@ -1369,6 +1369,11 @@ static void teardown(void *ud)
             tx->linked = false;
             continue;
         }
+        /* unlink here so the loop never reads a freed head, whatever linked says */
+        pg->txs = tx->next;
+        if (pg->txs)
+            pg->txs->prev = NULL;
+        tx->linked = false;
         tx_unlink_free(tx);
     }
     pthread_mutex_lock(&pg->mu);

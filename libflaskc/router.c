@@ -174,7 +174,7 @@ int fc__methods_parse(const char *spec, unsigned *mask)
         if (n >= sizeof(word))
             return FC_EINVAL;
         for (size_t i = 0; i < n; i++)
-            word[i] = (p[i] >= 'a' && p[i] <= 'z') ? (char)(p[i] - 32) : p[i];
+            word[i] = (char)((p[i] >= 'a' && p[i] <= 'z') ? p[i] - 32 : p[i]);
         word[n] = '\0';
         unsigned bit = fc__method_bit(word);
         if (!bit)
@@ -665,6 +665,8 @@ static int rule_parse(struct rule *ru, const char *t, char *err, size_t errlen)
                 (rc = add_var(ru, &pb, t, n, &i, err, errlen)) < 0)
                 return rc;
             lit = i;
+            if (!ru->vars || !ru->nvars) /* add_var added one: cannot happen */
+                return FC_EINVAL;
             if (ru->vars[ru->nvars - 1].cv.type == FC__ARG_PATH)
                 final = true;
         }
@@ -1115,7 +1117,8 @@ int fc__router_match(const fc__router *r, unsigned method, const char *path, siz
         return FC_ENOMEM;
     for (size_t k = 0; k < ru->nvars; k++) {
         const struct cap *c = &m.caps[k];
-        char *v = fc__arena_strndup(a, c->s, c->len);
+        /* the match filled caps[0..nvars) */
+        char *v = fc__arena_strndup(a, c->s, c->len); /* NOLINT(clang-analyzer-core.CallAndMessage) */
         if (!v)
             return FC_ENOMEM;
         args[k].name = ru->vars[k].name;
@@ -1214,7 +1217,7 @@ static bool put_value(struct sbuf *b, const struct conv *cv, const char *v)
         if (!conv_check(cv, v, n, &i, &d))
             return false;
         for (size_t k = 0; k < n; k++)
-            tmp[k] = (v[k] >= 'A' && v[k] <= 'F') ? (char)(v[k] + 32) : v[k];
+            tmp[k] = (char)((v[k] >= 'A' && v[k] <= 'F') ? v[k] + 32 : v[k]);
         sb_put(b, tmp, n);
         return true;
     case FC__ARG_PATH:

@@ -370,7 +370,8 @@ static bool cache_hit(const struct resp_cache *c, const fc__response *res)
     for (size_t i = 0; i < res->headers.n; i++) {
         const fc__kv *kv = &res->headers.items[i];
         size_t kl = strlen(kv->key) + 1, vl = kv->vlen + 1;
-        if ((size_t)(end - p) < kl + vl || memcmp(p, kv->key, kl) || memcmp(p + kl, kv->value, vl))
+        if ((size_t)(end - p) < kl + vl || memcmp(p, kv->key, kl) != 0 ||
+            memcmp(p + kl, kv->value, vl) != 0)
             return false;
         p += kl + vl;
     }
@@ -467,7 +468,7 @@ static void srv_complete(fc_request *req)
             sr->stream_mu_init = true;
         }
         fc__request_ref(req);
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, req, stream_free);
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, (size_t)16 * 1024, stream_read, req, stream_free);
         if (!r) {
             if (res->stream_free)
                 res->stream_free(res->stream_ud);
@@ -535,10 +536,16 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
     }
 }
 
+#define TIMEOUT_BODY                                                           \
+    "{\"error\":\"Request Timeout\",\"status\":408,\"message\":\"The request headers did " \
+    "not arrive in time.\"}\n"
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define TIMEOUT_BODY_LEN 97
 static const char timeout_answer[] =
     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
-    "Content-Length: 109\r\n\r\n"
-    "{\"error\":\"Request Timeout\",\"status\":408,\"message\":\"The request headers did not arrive in time.\"}\n";
+    "Content-Length: " STR(TIMEOUT_BODY_LEN) "\r\n\r\n" TIMEOUT_BODY;
+_Static_assert(sizeof(TIMEOUT_BODY) - 1 == TIMEOUT_BODY_LEN, "Content-Length of the 408 body");
 
 /* Loop thread, every second: a connection that has been waiting longer than
  * the header timeout for its request's headers (slowloris, or idle) gets a
@@ -712,6 +719,11 @@ void fc__server_stop(fc_app *app)
         return;
     app->shutting_down = true;
     s->listen_fd = MHD_quiesce_daemon(s->d);
+    /* refuse new connections now: the kernel would otherwise complete their
+     * handshakes during the drain and leave them unanswered. The socket is
+     * closed only after MHD_stop_daemon (its threads may still hold it). */
+    if (s->listen_fd != MHD_INVALID_SOCKET)
+        shutdown(s->listen_fd, SHUT_RDWR);
     /* finish what is in flight; then answer still-deferred requests 503 and
      * wait for blocking handlers (a suspended connection must not meet
      * MHD_stop_daemon) */

@@ -311,7 +311,7 @@ size_t fc__percent_decode(char *s, size_t len, bool plus_is_space)
                 continue;
             }
         }
-        s[j++] = (plus_is_space && c == '+') ? ' ' : c;
+        s[j++] = (char)((plus_is_space && c == '+') ? ' ' : c);
         i++;
     }
     s[j] = '\0';
@@ -331,7 +331,9 @@ static char *decode_component(fc__arena *a, const char *raw, size_t len, bool pl
     if (!s)
         return NULL;
     size_t n = fc__percent_decode(s, len, plus);
-    if (fc__utf8_valid(s, n)) {
+    /* a NUL would cut the C string: like invalid UTF-8, it stays encoded
+     * ("1%00x" is not the integer 1) */
+    if (fc__utf8_valid(s, n) && !memchr(s, '\0', n)) {
         *out_len = n;
         return s;
     }
@@ -343,7 +345,7 @@ static char *decode_component(fc__arena *a, const char *raw, size_t len, bool pl
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, j = 0;
     while (i < n) {
-        size_t k = utf8_seq(p + i, n - i);
+        size_t k = p[i] ? utf8_seq(p + i, n - i) : 0;
         if (k) {
             memcpy(t + j, p + i, k);
             j += k;
@@ -841,12 +843,12 @@ void fc__http_date(long long t, char buf[30])
         return;
     }
     int year = tm.tm_year + 1900;
-    memcpy(buf, days + 3 * (tm.tm_wday % 7), 3);
+    memcpy(buf, days + (size_t)3 * (size_t)(tm.tm_wday % 7), 3);
     buf[3] = ',';
     buf[4] = ' ';
     put2(buf + 5, tm.tm_mday);
     buf[7] = ' ';
-    memcpy(buf + 8, months + 3 * (tm.tm_mon % 12), 3);
+    memcpy(buf + 8, months + (size_t)3 * (size_t)(tm.tm_mon % 12), 3);
     buf[11] = ' ';
     put2(buf + 12, year / 100);
     put2(buf + 14, year % 100);

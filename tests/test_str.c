@@ -210,8 +210,9 @@ static void test_query(void)
     l = qparse("k%20+x=v%00w");
     CHECK_INT(l.n, 1);
     CHECK_STR(l.items[0].key, "k  x");
-    CHECK_INT(l.items[0].vlen, 3);
-    CHECK(l.n && memcmp(l.items[0].value, "v\0w", 4) == 0);
+    /* a NUL would cut the value as a C string: %00 stays encoded */
+    CHECK_STR(l.items[0].value, "v%00w");
+    CHECK_INT(l.items[0].vlen, 5);
 
     l = qparse("");
     CHECK_INT(l.n, 0);

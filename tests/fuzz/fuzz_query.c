@@ -59,8 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(fc__utf8_valid(kv->value, kv->vlen), "value not UTF-8");
         if (fc__utf8_valid(kb, kn) && !memchr(kb, '\0', kn))
             FZ_CHECK(strlen(kv->key) == kn && !memcmp(kv->key, kb, kn), "key differs");
-        if (fc__utf8_valid(vb, vn))
+        if (fc__utf8_valid(vb, vn) && !memchr(vb, '\0', vn))
             FZ_CHECK(kv->vlen == vn && !memcmp(kv->value, vb, vn), "value differs");
+        FZ_CHECK(!memchr(kv->value, '\0', kv->vlen), "a NUL inside a value (would cut it)");
     }
     FZ_CHECK(k == l.n, "more pairs (%zu) than the reference (%zu)", l.n, k);
 
