@@ -15,69 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- a small HTTP/1.1 client ---- */
-typedef struct {
-    int status;
-    char head[4096];
-    char body[65536];
-    size_t len;
-} resp;
-
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
-
-static bool send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-/* read with a deadline; returns bytes or -1 on timeout/close */
-static ssize_t recv_some(int fd, char *buf, size_t n, int ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    if (poll(&p, 1, ms) <= 0)
-        return -1;
-    return recv(fd, buf, n, 0);
-}
-
-static const char *hdr(const resp *r, const char *name)
-{
-    static __thread char val[512];
-    size_t nl = strlen(name);
-    for (const char *p = strstr(r->head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (!fc__strncasecmp(line, name, nl) && line[nl] == ':') {
-            const char *v = line + nl + 1;
-            while (*v == ' ')
-                v++;
-            size_t k = strcspn(v, "\r");
-            if (k >= sizeof(val))
-                k = sizeof(val) - 1;
-            memcpy(val, v, k);
-            val[k] = '\0';
-            return val;
-        }
-    }
-    return NULL;
-}
+#include "httpc.h"
 
 /* read one response from fd (after the request was sent) */
 static bool read_resp(int fd, resp *r, bool head_request, int ms)
