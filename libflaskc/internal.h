@@ -14,8 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FC__UNUSED __attribute__((unused))
-
 /* ===== arena.c: per-request memory ===================================== */
 typedef struct fc__arena fc__arena;
 /** New arena whose blocks are @p block_size bytes (0 = 4096). NULL on OOM. */
