@@ -800,23 +800,28 @@ bool fc__is_json_type(const char *content_type)
 {
     if (!content_type)
         return false;
-    const char *p = content_type;
-    while (is_ows(*p))
-        p++;
-    const char *e = p;
-    while (*e && *e != ';')
-        e++;
-    while (e > p && is_ows(e[-1]))
-        e--;
-    size_t n = (size_t)(e - p);
+    /* Judge the same normalised media type fc__mimetype returns (OWS
+     * dropped, lower-cased), so request.mimetype and is_json never disagree:
+     * "application/json" or "application/<subtype>+json" with a non-empty
+     * subtype. RFC 6838 caps type and subtype at 127 characters each, so a
+     * longer media type is not a valid one and is not JSON. */
+    char mt[256];
+    size_t n = 0;
+    for (const char *p = content_type; *p && *p != ';'; p++) {
+        if (is_ows(*p))
+            continue;
+        if (n == sizeof(mt))
+            return false;
+        mt[n++] = (char)lower((unsigned char)*p);
+    }
     static const char app[] = "application/";
     const size_t alen = sizeof(app) - 1;
-    if (n < alen || fc__strncasecmp(p, app, alen) != 0)
+    if (n < alen || memcmp(mt, app, alen) != 0)
         return false;
-    if (n == alen + 4 && fc__strncasecmp(p + alen, "json", 4) == 0)
+    if (n == alen + 4 && memcmp(mt + alen, "json", 4) == 0)
         return true;
-    /* application/<x>+json */
-    return n > alen + 5 && fc__strncasecmp(e - 5, "+json", 5) == 0;
+    /* application/<subtype>+json, subtype non-empty */
+    return n > alen + 5 && memcmp(mt + n - 5, "+json", 5) == 0;
 }
 
 /* ===== dates and statuses ================================================= */

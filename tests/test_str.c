@@ -580,6 +580,14 @@ static void test_content_type(void)
     CHECK(!fc__is_json_type("application/x-www-form-urlencoded"));
     CHECK(!fc__is_json_type("application/+jsonx"));
     CHECK(!fc__is_json_type("application/"));
+    /* found by fuzzing: an empty subtype before "+json", also when only
+     * whitespace separated it (the mimetype drops inner OWS) */
+    CHECK(!fc__is_json_type("application/+json"));
+    CHECK(!fc__is_json_type("application/ +json"));
+    CHECK(!fc__is_json_type("application/\t+json; charset=utf-8"));
+    /* is_json judges the same normalised type request.mimetype shows */
+    CHECK(fc__is_json_type("application / json"));
+    CHECK(fc__is_json_type("application/vnd.api +json"));
     CHECK(!fc__is_json_type("application"));
     CHECK(!fc__is_json_type(""));
     CHECK(!fc__is_json_type(NULL));
