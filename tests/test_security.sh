@@ -155,9 +155,10 @@ if part == "app":
     for route in ("/header", "/setheader"):
         for name, enc in (("CRLF", "%0d%0a"), ("LF", "%0a"), ("CR", "%0d"), ("NUL", "%00")):
             st, head, body = get("%s?v=a%sX-Injected:%%201" % (route, enc))
-            # %00: fc_query's C string ends at the NUL, so the header is "a" (200)
-            want = (200, 400) if name == "NUL" else (400,)
-            say(st in want and not injected(head) and well_formed(head),
+            # %00 stays encoded in query values, so the header carries it as text
+            nul_ok = name == "NUL" and b"\r\nX-Echo: a%00X-Injected: 1\r\n" in head
+            want = (200,) if name == "NUL" else (400,)
+            say(st in want and (name != "NUL" or nul_ok) and not injected(head) and well_formed(head),
                 "%s with %s in the value: %d, no injected header line" % (route, name, st))
         st, head, _ = get(route + "?v=fine%20value")
         say(st == 200 and b"\r\nX-Echo: fine value" in head, route + " with a clean value: 200 and the header")
