@@ -35,7 +35,7 @@ static void deadline_fire(void *ud)
     fc_request *req = ud;
     fc_app *app = req->app;
     req->deadline = NULL;
-    uint64_t waited = fc__now_ms() - req->deferred_at;
+    uint64_t waited = fc__ms_since(req->deferred_at);
     uint64_t limit = app->cfg.deadline_ms ? app->cfg.deadline_ms : UINT64_MAX;
     if (waited < limit) {
         if (req->sock_fd >= 0 && !req->hup_watch) {

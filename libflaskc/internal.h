@@ -245,6 +245,21 @@ int fc__loop_watch_modify(fc__loop *l, fc__watch *w, unsigned events);
 void fc__loop_unwatch(fc__loop *l, fc__watch *w);
 /** Monotonic milliseconds. */
 uint64_t fc__now_ms(void);
+/* Milliseconds from @p t (an fc__now_ms() value, possibly taken by another
+ * thread a moment later than ours) to now; 0, never a wrapped huge value,
+ * when @p t is not in the past. */
+static inline uint64_t fc__ms_since(uint64_t t)
+{
+    uint64_t now = fc__now_ms();
+    return now > t ? now - t : 0;
+}
+/* The header-timeout test of the server's sweep: waiting since @p since, at
+ * @p now, for at least @p limit ms. A @p since after @p now (stamped by
+ * another thread after @p now was read) is fresh. */
+static inline bool fc__waited_at_least(uint64_t now, uint64_t since, uint64_t limit)
+{
+    return since < now && now - since >= limit;
+}
 
 typedef struct fc__pool fc__pool;
 /** @p threads workers, at most @p queue_max queued jobs (0 = unbounded). */

@@ -839,7 +839,7 @@ static void conn_lost(struct pconn *pc, const char *why)
 {
     char buf[256];
     msg_line(buf, sizeof(buf), why);
-    bool stable = fc__now_ms() - pc->up_since >= PG_STABLE_MS;
+    bool stable = fc__ms_since(pc->up_since) >= PG_STABLE_MS;
     fc_log(FC_LOG_INFO, "database connection %u lost: %s", pc->idx, buf);
     conn_close(pc, buf, "08006");
     /* a connection that was fine reconnects at once (pg_terminate_backend,
@@ -1477,7 +1477,7 @@ fc_pg_conn *fc_pg_acquire(fc_request *req)
     if (!c)
         return NULL;
     unsigned dms = pg->app->cfg.deadline_ms;
-    uint64_t waited = fc__now_ms() - req->start_ms;
+    uint64_t waited = fc__ms_since(req->start_ms);
     struct timespec dl = mono_in(dms > waited ? dms - waited : 0);
     struct bconn *b = NULL;
     bool make = false;

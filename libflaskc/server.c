@@ -558,8 +558,11 @@ static void sweep(void *ud)
     uint64_t now = fc__now_ms(), limit = (uint64_t)app->cfg.header_timeout_s * 1000;
     pthread_mutex_lock(&s->mu);
     for (struct srv_conn *cc = s->conns; cc && limit; cc = cc->next) {
-        if (atomic_load(&cc->state) != CONN_WAITING ||
-            now - atomic_load_explicit(&cc->since, memory_order_relaxed) < limit || cc->fd < 0)
+        /* a polling thread may have stamped `since` after we read `now`
+         * (a request that just completed): that connection is fresh, not
+         * 2^64 ms old — this wrap once sent 408s to busy keep-alive clients */
+        uint64_t since = atomic_load_explicit(&cc->since, memory_order_relaxed);
+        if (atomic_load(&cc->state) != CONN_WAITING || !fc__waited_at_least(now, since, limit) || cc->fd < 0)
             continue;
         int st = CONN_WAITING;
         if (atomic_compare_exchange_strong(&cc->state, &st, CONN_TIMED_OUT)) {

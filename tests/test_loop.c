@@ -891,8 +891,28 @@ static void test_pool(void)
     fc__pool_free(NULL);
 }
 
+/* Elapsed-time tests must treat a stamp taken by another thread a moment
+ * after "now" as fresh: the server's header-timeout sweep once computed
+ * now - since with since > now, wrapped to ~2^64 ms, and answered 408 to
+ * busy keep-alive connections (found by the soak). */
+static void test_elapsed(void)
+{
+    uint64_t now = fc__now_ms();
+    CHECK(!fc__waited_at_least(now, now + 1, 30000));
+    CHECK(!fc__waited_at_least(now, now + 5000, 30000));
+    CHECK(!fc__waited_at_least(now, now, 30000));
+    CHECK(!fc__waited_at_least(now, now - 29999, 30000));
+    CHECK(fc__waited_at_least(now, now - 30000, 30000));
+    CHECK(fc__waited_at_least(now, 1, 30000) == (now - 1 >= 30000));
+    CHECK(fc__ms_since(fc__now_ms() + 1000) == 0);
+    uint64_t t = fc__now_ms() - 50;
+    uint64_t e = fc__ms_since(t);
+    CHECK(e >= 50 && e < 50 + 10000);
+}
+
 int main(void)
 {
+    test_elapsed();
     fc__loop *l = fc__loop_new();
     CHECK(l != NULL);
     if (!l)
