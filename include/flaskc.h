@@ -247,7 +247,7 @@ FC_API int fc_app_set_port(fc_app *app, int port);                  /* FLASKC_PO
 FC_API int fc_app_set_threads(fc_app *app, unsigned n);             /* FLASKC_THREADS, number of cores */
 FC_API int fc_app_set_workers(fc_app *app, unsigned n);             /* FLASKC_WORKERS, 32: pool for FC_BLOCKING */
 FC_API int fc_app_set_max_connections(fc_app *app, unsigned n);     /* FLASKC_MAX_CONNECTIONS, 10000 */
-FC_API int fc_app_set_connection_memory(fc_app *app, size_t bytes); /* FLASKC_CONNECTION_MEMORY, 32768 */
+FC_API int fc_app_set_connection_memory(fc_app *app, size_t bytes); /* FLASKC_CONNECTION_MEMORY, 20480 */
 FC_API int fc_app_set_timeout(fc_app *app, unsigned seconds);       /* FLASKC_TIMEOUT, 60: idle/slow client */
 FC_API int fc_app_set_header_timeout(fc_app *app, unsigned seconds); /* FLASKC_HEADER_TIMEOUT, 30: headers not in -> 408; 0 = off */
 FC_API int fc_app_set_max_body(fc_app *app, size_t bytes);          /* FLASKC_MAX_BODY, 16 MiB; 0 = none */

@@ -16,7 +16,12 @@ void fc__config_defaults(fc__config *c)
     c->threads = n > 0 ? (unsigned)n : 1;
     c->workers = 32;
     c->max_connections = 10000;
-    c->connection_memory = (size_t)32 * 1024;
+    /* libmicrohttpd clears a connection's whole pool for every request, so
+     * the pool size is most of its per-request CPU. 20 KiB takes headers of
+     * about 19 KB, and a Cookie header of 8,190 bytes (the most nginx or
+     * gunicorn pass on one line) beside a browser's usual headers:
+     * libmicrohttpd copies the Cookie header once more to parse it. */
+    c->connection_memory = (size_t)20 * 1024;
     c->timeout_s = 60;
     c->header_timeout_s = 30;
     c->max_body = (size_t)16 * 1024 * 1024;

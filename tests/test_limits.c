@@ -225,7 +225,7 @@ static void test_413(void)
     fc_app_free(app);
 }
 
-/* 431 / 414: what does not fit FLASKC_CONNECTION_MEMORY (32 KiB by default) */
+/* 431 / 414: what does not fit FLASKC_CONNECTION_MEMORY (20 KiB by default) */
 static void test_431_414(void)
 {
     fc_app *app = start((struct cfg){.header_timeout = 30});
@@ -261,8 +261,27 @@ static void test_431_414(void)
     n += snprintf(raw + n, cap - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(roundtrip(raw, (size_t)n, &R, 3000));
     CHECK_INT(R.status, 414);
+    /* below the limits all is well: with the default connection memory, a
+     * Cookie line of 8,190 bytes (nginx's and gunicorn's most) beside a
+     * browser's headers, and a 15 KB header */
+    n = snprintf(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) "
+                           "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36\r\n"
+                           "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+                           "Accept-Language: en-US,en;q=0.5\r\nCookie: big=");
+    int c0 = n;
+    memset(raw + n, 'c', 8190 - 4);
+    n += 8190 - 4;
+    CHECK_INT(n - c0 + 4, 8190);
+    n += snprintf(raw + n, cap - (size_t)n, "\r\n\r\n");
+    CHECK(roundtrip(raw, (size_t)n, &R, 3000));
+    CHECK_INT(R.status, 200);
+    n = snprintf(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(raw + n, 'v', 15000);
+    n += 15000;
+    n += snprintf(raw + n, cap - (size_t)n, "\r\n\r\n");
+    CHECK(roundtrip(raw, (size_t)n, &R, 3000));
+    CHECK_INT(R.status, 200);
     free(raw);
-    /* below the limits all is well */
     CHECK(ROUNDTRIP("GET /?q=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n", &R, 2000));
     CHECK_INT(R.status, 200);
     fc_app_free(app);

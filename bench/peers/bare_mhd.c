@@ -115,6 +115,9 @@ int main(int argc, char **argv)
         MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_LIMIT, max_conn,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        /* the same pool size as libflaskc's default: this program is the
+         * ceiling for libflaskc's overhead, so it runs libmicrohttpd alike */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
         MHD_OPTION_END);
     if (!d) {
