@@ -524,6 +524,17 @@ typedef void (*fc_pg_cb)(fc_request *req, const fc_pg_result *r, void *ud);
  */
 FC_API int fc_pg_query(fc_request *req, const char *sql, int nparams, const char *const *params,
                        fc_pg_cb cb, void *ud);
+/**
+ * fc_pg_query, but @p cb runs on a worker-pool thread (FLASKC_WORKERS) instead
+ * of the event-loop thread: for results whose answer costs real CPU to build
+ * (hundreds of rows to JSON). The one loop thread serves every query's I/O,
+ * so such callbacks there cap the whole app at one core; on the pool they
+ * use every core, and the loop stays free. The callback may run
+ * concurrently with other callbacks and handlers (guard shared state). When
+ * the pool is full, or the app is stopping, it runs on the loop thread.
+ */
+FC_API int fc_pg_query_worker(fc_request *req, const char *sql, int nparams,
+                              const char *const *params, fc_pg_cb cb, void *ud);
 
 /** Start a transaction: BEGIN on one connection, then @p cb with the tx (NULL
  *  when BEGIN failed: see the result). The tx belongs to the request: one still

@@ -75,6 +75,7 @@ struct job {
     bool sent;
     bool prep_pending;       /* the next result is the answer to our Parse */
     bool aborted;            /* PGRES_PIPELINE_ABORTED seen */
+    bool on_worker;          /* fc_pg_query_worker: the callback runs on the pool */
     char stmt_name[16];      /* "" = unnamed statement */
     char *sql;
     int nparams;
@@ -87,6 +88,7 @@ struct job {
     uint64_t queued_at;
     PGresult *res;           /* the statement's result */
     PGresult *err;           /* the first error result */
+    fc_pg_result done;       /* what the worker's callback gets */
 };
 
 struct stmt {
@@ -275,6 +277,25 @@ static void tx_unlink_free(fc_pg_tx *tx)
 /* The request no longer points at this job: a later cancel must not find it. */
 static void detach_cancel(fc_request *req, struct job *j);
 
+static void job_free(struct job *j)
+{
+    fc_request *req = j->req;
+    PQclear(j->res);
+    PQclear(j->err);
+    free(j);
+    if (req)
+        fc__request_unref(req);
+}
+
+/* fc_pg_query_worker: the callback on a pool thread (the result and the
+ * error strings r points into stay with the job until it returns). */
+static void job_worker_run(void *ud)
+{
+    struct job *j = ud;
+    j->cb(j->req, &j->done, j->ud);
+    job_free(j);
+}
+
 /* Transaction bookkeeping, then the callback, then the job is gone. */
 static void job_end(struct job *j, fc_pg_result *r)
 {
@@ -303,6 +324,16 @@ static void job_end(struct job *j, fc_pg_result *r)
         break;
     }
     fc_request *req = j->req;
+    if (req && j->on_worker) {
+        detach_cancel(req, j);
+        /* not while stopping: the answer then comes from here, at once */
+        j->done = *r;
+        if (!j->pg->stopping && req->app->pool && fc__pool_submit(req->app->pool, job_worker_run, j) == 0)
+            return;
+        j->cb(req, r, j->ud);
+        job_free(j);
+        return;
+    }
     if (req) {
         detach_cancel(req, j);
         if (j->kind == K_BEGIN)
@@ -312,11 +343,7 @@ static void job_end(struct job *j, fc_pg_result *r)
         else
             j->cb(req, r, j->ud);
     }
-    PQclear(j->res);
-    PQclear(j->err);
-    free(j);
-    if (req)
-        fc__request_unref(req);
+    job_free(j);
 }
 
 static void job_fail(struct job *j, int err, const char *msg, const char *sqlstate)
@@ -1143,8 +1170,8 @@ static bool args_ok(const char *sql, int nparams, const char *const *params)
     return sql && nparams >= 0 && nparams <= 65535 && (nparams == 0 || params);
 }
 
-int fc_pg_query(fc_request *req, const char *sql, int nparams, const char *const *params,
-                fc_pg_cb cb, void *ud)
+static int query_submit(fc_request *req, const char *sql, int nparams, const char *const *params,
+                        fc_pg_cb cb, void *ud, bool on_worker)
 {
     if (!req || !cb || !args_ok(sql, nparams, params) || !req->app->pg)
         return FC_EINVAL;
@@ -1153,7 +1180,20 @@ int fc_pg_query(fc_request *req, const char *sql, int nparams, const char *const
         return FC_ENOMEM;
     j->cb = cb;
     j->ud = ud;
+    j->on_worker = on_worker;
     return job_submit(j);
+}
+
+int fc_pg_query(fc_request *req, const char *sql, int nparams, const char *const *params,
+                fc_pg_cb cb, void *ud)
+{
+    return query_submit(req, sql, nparams, params, cb, ud, false);
+}
+
+int fc_pg_query_worker(fc_request *req, const char *sql, int nparams, const char *const *params,
+                       fc_pg_cb cb, void *ud)
+{
+    return query_submit(req, sql, nparams, params, cb, ud, true);
 }
 
 static void tx_req_gone(void *p)

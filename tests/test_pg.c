@@ -202,6 +202,29 @@ static void h_q(fc_request *req)
         fc_abort(req, 500, fc_strerror(rc));
 }
 
+/* fc_pg_query_worker: the callback sleeps ?ms= on a pool thread */
+static atomic_int g_worker_on_loop, g_worker_calls;
+
+static void qw_cb(fc_request *req, const fc_pg_result *r, void *ud)
+{
+    (void)ud;
+    atomic_fetch_add(&g_worker_calls, 1);
+    if (fc__loop_is_current(req->app->loop))
+        atomic_fetch_add(&g_worker_on_loop, 1);
+    long long ms = 0;
+    fc_query_int(req, "ms", 0, &ms);
+    if (ms > 0)
+        usleep((useconds_t)ms * 1000);
+    answer(req, r);
+}
+
+static void h_qw(fc_request *req)
+{
+    int rc = fc_pg_query_worker(req, "SELECT g AS n FROM generate_series(1, 300) g", 0, NULL, qw_cb, NULL);
+    if (rc)
+        fc_abort(req, 500, fc_strerror(rc));
+}
+
 static void types_cb(fc_request *req, const fc_pg_result *r, void *ud)
 {
     (void)ud;
@@ -487,6 +510,38 @@ static void test_concurrent(int port)
             fprintf(stderr, "concurrent %d: %d %s\n", i, c[i].r.status, c[i].r.body);
     }
     CHECK_INT(ok, N);
+}
+
+/* A callback that takes CPU time (here: sleeps 400 ms) on a 300-row result
+ * runs on the worker pool with fc_pg_query_worker, so a second request's
+ * query meanwhile completes through the free loop thread at once; with
+ * fc_pg_query the loop would be stuck in the first callback. */
+static void test_worker_callbacks(int port)
+{
+    int ms = 400 * g_slow;
+    char slow_path[64], fast_path[512];
+    snprintf(slow_path, sizeof(slow_path), "/qw?ms=%d", ms);
+    qpath(fast_path, sizeof(fast_path), "SELECT 7 AS x", NULL, NULL);
+    struct conc a = {.port = port, .path = slow_path}, b = {.port = port, .path = fast_path};
+    uint64_t t0 = fc__now_ms();
+    pthread_create(&a.t, NULL, conc_main, &a);
+    usleep(100 * 1000); /* A's callback is sleeping now */
+    uint64_t t1 = fc__now_ms();
+    pthread_create(&b.t, NULL, conc_main, &b);
+    pthread_join(b.t, NULL);
+    uint64_t tb = fc__now_ms() - t1;
+    pthread_join(a.t, NULL);
+    uint64_t ta = fc__now_ms() - t0;
+    CHECK_INT(a.r.status, 200);
+    CHECK(strstr(a.r.body, "{\"n\":300}") != NULL);
+    CHECK_INT(b.r.status, 200);
+    CHECK_STR(b.r.body, "{\"rows\":[{\"x\":7}],\"affected\":1}\n");
+    fprintf(stderr, "worker callback: slow request %llu ms, the other meanwhile %llu ms\n",
+            (unsigned long long)ta, (unsigned long long)tb);
+    CHECK(ta >= (uint64_t)ms);
+    CHECK(tb < (uint64_t)ms / 2);
+    CHECK(atomic_load(&g_worker_calls) == 1);
+    CHECK(atomic_load(&g_worker_on_loop) == 0);
 }
 
 /* each request may fail at most once (the query in flight when the server cut it) */
@@ -788,6 +843,7 @@ int main(void)
 
     fc_blueprint *bp = fc_blueprint_new("db", "");
     fc_route(bp, "GET", "/q", h_q, NULL, 0);
+    fc_route(bp, "GET", "/qw", h_qw, NULL, 0);
     fc_route(bp, "GET", "/types", h_types, NULL, 0);
     fc_route(bp, "GET", "/tx", h_tx, NULL, 0);
     fc_route(bp, "GET", "/txsleep", h_txsleep, NULL, 0);
@@ -837,6 +893,7 @@ int main(void)
     test_tx(a);
     test_sync(a);
     test_concurrent(fc_app_port(a));
+    test_worker_callbacks(fc_app_port(a));
     fprintf(stderr, "test_pg: basic %llu ms\n", (unsigned long long)(fc__now_ms() - t0));
     test_queue(b);
     test_deadline(c, a);

@@ -113,7 +113,7 @@ w(f"- Every server: {meta.get('workers')} worker processes (Python) or event-loo
   "eventlet 0.33, asyncpg 0.27, psycopg2 2.9).")
 w(f"- films and hello: `wrk -t2 -c<N> -d{meta.get('duration')}s --latency` after a {meta.get('warmup')} s warm-up; "
   f"median of {meta.get('runs')} runs, servers alternated (A B C .. A B C ..). POST uses bench/films-post.lua. "
-  "slow: `ab -q -s 60 -c 100 -n <n>`; " + f"{meta.get('slow_runs')} run(s). "
+  "slow: `bench/run.d/slow.py PORT PATH <n> 100` (ab's method: 100 at a time, a new connection per request; ab itself ends its clock about 2 s after its last answer); " + f"{meta.get('slow_runs')} run(s). "
   f"Connections: bench/run.d/conns.py opens {meta.get('nconns')} keep-alive connections (500 connecting at a time), "
   f"one GET / each, holds them, samples the server's RSS, waits {meta.get('hold')} s, sends a second GET / on each.")
 w("- Server CPU s = utime+stime of the server's whole process tree (/proc/PID/stat) during the cell; peak RSS = VmHWM "
@@ -190,7 +190,7 @@ if sel("hello"):
           f"**{ratio(base, ulf)}** (target ≥ 1.5x).\n")
 
 if sel("slow"):
-    w("## The 2 s endpoint (ab -c100)\n")
+    w("## The 2 s endpoint (100 clients, a new connection per request)\n")
     w("Theoretical ceiling with 100 clients: 100 / 2 s = 50 requests/s.\n")
     w("| server | requests | requests/s | % of 50/s | p50 ms | p99 ms | failed | non-2xx | wall s | peak RSS MiB | CPU s | vs libflaskc |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -237,7 +237,7 @@ w("- gunicorn's sync worker does not keep connections alive: in the connection t
 w("- `GET /films/` returns the **500** films with release_year > 2000 (the schema has 50 films per year 1991..2010), "
   "not 1000 rows; the pgbench script runs that same statement.")
 w("- The 2 s endpoint: one repetition (5000 requests at 50/s take 100 s per server); the blocking route gets "
-  "fewer requests (32 pool threads serve at most 16 requests/s). ab opens a new connection per request.")
+  "fewer requests (32 pool threads serve at most 16 requests/s). The client (bench/run.d/slow.py) opens a new connection per request, as ab does.")
 w("- The machine's load average is recorded above; PostgreSQL, the load generator and the server compete for the "
   "same 2 cores, so the DB-bound ratios are the figures to read, not the absolute numbers.\n")
 
@@ -300,7 +300,7 @@ if hs:
 ss = servers("slow")
 if ss:
     vals = {("2 s endpoint", s): med(sel("slow", s), "requests_per_s") for s in ss}
-    charts.append(("slow", chart("bench-slow", "2 s endpoint, ab -c100 (requests/s; ceiling 50)", "requests/s",
+    charts.append(("slow", chart("bench-slow", "2 s endpoint, 100 clients (requests/s; ceiling 50)", "requests/s",
                                  ["2 s endpoint"], [(s, SHORT.get(s, s)) for s in ss], vals)))
 cs = servers("conns")
 if cs:
