@@ -706,27 +706,32 @@ int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out)
 
 /* ===== content types ====================================================== */
 
+/* The media type of a Content-Type value as request.mimetype shows it:
+ * up to the first ';', OWS dropped (also inside: "text / html"),
+ * lower-cased, written to @p out (not terminated). Returns its length, or
+ * @p cap + 1 when it does not fit. */
+static size_t mimetype_into(char *out, size_t cap, const char *content_type)
+{
+    size_t n = 0;
+    for (const char *p = content_type; *p && *p != ';'; p++) {
+        if (is_ows(*p))
+            continue;
+        if (n == cap)
+            return cap + 1;
+        out[n++] = (char)lower((unsigned char)*p);
+    }
+    return n;
+}
+
 char *fc__mimetype(fc__arena *a, const char *content_type)
 {
     if (!content_type)
         return fc__arena_strdup(a, "");
-    const char *p = content_type;
-    while (is_ows(*p))
-        p++;
-    const char *e = p;
-    while (*e && *e != ';')
-        e++;
-    while (e > p && is_ows(e[-1]))
-        e--;
-    char *m = fc__arena_strndup(a, p, (size_t)(e - p));
+    size_t cap = strlen(content_type);
+    char *m = fc__arena_alloc(a, cap + 1);
     if (!m)
         return NULL;
-    /* drop inner whitespace ("text / html") and lower-case */
-    size_t j = 0;
-    for (size_t i = 0; m[i]; i++)
-        if (!is_ows(m[i]))
-            m[j++] = (char)lower((unsigned char)m[i]);
-    m[j] = '\0';
+    m[mimetype_into(m, cap, content_type)] = '\0';
     return m;
 }
 
@@ -806,14 +811,9 @@ bool fc__is_json_type(const char *content_type)
      * subtype. RFC 6838 caps type and subtype at 127 characters each, so a
      * longer media type is not a valid one and is not JSON. */
     char mt[256];
-    size_t n = 0;
-    for (const char *p = content_type; *p && *p != ';'; p++) {
-        if (is_ows(*p))
-            continue;
-        if (n == sizeof(mt))
-            return false;
-        mt[n++] = (char)lower((unsigned char)*p);
-    }
+    size_t n = mimetype_into(mt, sizeof(mt), content_type);
+    if (n > sizeof(mt))
+        return false;
     static const char app[] = "application/";
     const size_t alen = sizeof(app) - 1;
     if (n < alen || memcmp(mt, app, alen) != 0)
