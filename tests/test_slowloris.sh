@@ -10,9 +10,10 @@
 # sending one header byte per second and never finishing its headers (a
 # connection the server closes is opened again).
 #
-# Slow (about 40 s) and load-sensitive, so `make check` skips it (exit 77)
-# unless FC_SLOW_TESTS=1; tests/run-all (CI) runs it that way, alone, after
-# the parallel suites. FC_SLOWLORIS_CONNS changes the 1,000.
+# Slow (about 45 s) and load-sensitive, so `make check` skips it (exit 77)
+# unless FC_SLOW_TESTS=1 (not in CI while it fails: see tests/run-all).
+#
+# FC_SLOWLORIS_CONNS changes the 1,000.
 # Exit: 0 pass, 1 fail, 77 skip (not asked for, or no wrk/python3).
 set -u
 
