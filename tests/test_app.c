@@ -3,6 +3,7 @@
  * cookies, responses, hooks order, error handlers, async and blocking modes. */
 #include "internal.h"
 #include "tap.h"
+#include "helpers.h"
 
 #include <json-c/json.h>
 #include <pthread.h>
@@ -136,24 +137,9 @@ FC_ROUTE(misc, "GET", "/redir", redir)
     fc_response_redirect(req, 0, "/about");
 }
 
-static long stream_fn(void *ud, uint64_t pos, char *buf, size_t max)
-{
-    int *i = ud;
-    (void)pos;
-    if (*i >= 3)
-        return FC_STREAM_END;
-    return snprintf(buf, max, "chunk%d\n", (*i)++);
-}
-
-static void stream_free(void *ud)
-{
-    free(ud);
-}
-
 FC_ROUTE(misc, "GET", "/stream", stream)
 {
-    int *i = calloc(1, sizeof(int));
-    fc_response_stream(req, 200, "text/plain; charset=utf-8", stream_fn, i, stream_free);
+    stream_three_chunks(req);
 }
 
 /* async: answered from another thread */
@@ -184,16 +170,10 @@ FC_ROUTE(misc, "GET", "/after", after)
 }
 
 static atomic_int canceled;
-static void on_cancel(fc_request *req, void *ud)
-{
-    (void)req;
-    (void)ud;
-    atomic_fetch_add(&canceled, 1);
-}
 
 FC_ROUTE(misc, "GET", "/never", never)
 {
-    fc_request_defer(req, on_cancel, NULL);
+    fc_request_defer(req, count_cancel, &canceled);
 }
 
 FC_ROUTE_BLOCKING(misc, "GET", "/blocking", blocking)

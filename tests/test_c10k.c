@@ -5,7 +5,6 @@
 #include "tap.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,6 +14,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "helpers.h"
+#include "httpc.h"
 
 enum { N = 10000 };
 
@@ -33,27 +35,7 @@ FC_ROUTE(w, "GET", "/wait", wait_async)
 
 FC_ROUTE(w, "GET", "/threads", threads)
 {
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    if (d)
-        closedir(d);
-    fc_response_text(req, 200, fc_request_printf(req, "%d", n));
-}
-
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof(a);
-    bind(s, (struct sockaddr *)&a, sizeof(a));
-    getsockname(s, (struct sockaddr *)&a, &al);
-    close(s);
-    return ntohs(a.sin_port);
+    fc_response_text(req, 200, fc_request_printf(req, "%d", count_threads()));
 }
 
 static int connect_nb(int port)
@@ -70,29 +52,13 @@ static int connect_nb(int port)
     return fd;
 }
 
+/* the server's thread count, from its /threads route; -1 when unanswered */
 static int get_threads(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
+    static resp r;
+    if (!http_get(port, "/threads", &r, 10000) || r.status != 200)
         return -1;
-    }
-    const char *r = "GET /threads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    if (write(fd, r, strlen(r)) < 0) {
-        close(fd);
-        return -1;
-    }
-    char buf[1024];
-    size_t have = 0;
-    ssize_t k;
-    while (have < sizeof(buf) - 1 && (k = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0)
-        have += (size_t)k;
-    buf[have] = '\0';
-    close(fd);
-    char *body = strstr(buf, "\r\n\r\n");
-    return body ? (int)strtol(body + 4, NULL, 10) : -1;
+    return (int)strtol(r.body, NULL, 10);
 }
 
 int main(void)

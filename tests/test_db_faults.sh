@@ -22,77 +22,28 @@
 #
 # Exit: 0 pass, 1 fail, 77 skip (no PostgreSQL server binaries or python3).
 set -u
+[ -r "${top_srcdir:-.}/tests/lib.sh" ] || { echo "FAIL: no tests/lib.sh in ${top_srcdir:-.} (set top_srcdir)" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "${top_srcdir:-.}/tests/lib.sh"
 
-srcdir=${top_srcdir:-.}
-builddir=${top_builddir:-.}
-pgcluster="$srcdir/tests/pgcluster.sh"
-schema="$srcdir/examples/films/schema.sql"
-pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
+fc_need_pg
+fc_need_cmds python3
+fc_need_built "$builddir/examples/films/films" "$builddir/examples/films/films-sync"
+fc_python python3
 
-if [ ! -x "$pgbin/initdb" ]; then
-	echo "SKIP: no PostgreSQL server binaries in $pgbin" >&2
-	exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "SKIP: python3 is not installed" >&2
-	exit 77
-fi
-for b in films films-sync; do
-	if [ ! -x "$builddir/examples/films/$b" ]; then
-		echo "FAIL: $builddir/examples/films/$b is not built (set top_builddir)" >&2
-		exit 1
-	fi
-done
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/flaskc-dbfaults.XXXXXX") || exit 1
-chmod 755 "$dir"
-pgdir=$dir/pg
+fc_setup dbfaults
 server_pid=
-
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill -9 "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-	fi
-	sh "$pgcluster" stop "$pgdir" >/dev/null 2>&1 || sh "$pgcluster" kill "$pgdir" >/dev/null 2>&1
-	rm -rf -- "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-sh "$pgcluster" start "$pgdir" >/dev/null
-rc=$?
-if [ $rc -eq 77 ]; then
-	exit 77
-elif [ $rc -ne 0 ]; then
-	echo "FAIL: could not start a PostgreSQL cluster in $pgdir" >&2
-	cat "$pgdir/postgres.log" >&2 2>/dev/null
-	exit 1
-fi
-# shellcheck source=/dev/null
-. "$pgdir/env"
-
-py=$(python3 -c 'import sys; print(sys.executable)') && [ -x "$py" ] || py=python3
+fc_pg_start || exit $?
 
 # pgcluster.sh runs with synchronous_commit = off (fast tests): PostgreSQL
 # then acknowledges COMMIT before its WAL is written, and `stop -m immediate`
 # loses acknowledged transactions by design. A test of "every 200 has its row"
 # needs PostgreSQL's own durability on (fsync = off is fine: the process dies,
 # not the machine, so the page cache keeps what was written).
-if ! "$pgbin/psql" -X -q -tA -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres -d films \
-	-c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" >/dev/null; then
-	echo "FAIL: could not turn synchronous_commit on" >&2
-	exit 1
-fi
+fc_psql -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" >/dev/null ||
+	fc_fail "could not turn synchronous_commit on"
 
-passed=0
-failed=0
-ok() { echo "ok - $label: $1"; passed=$((passed + 1)); }
-notok() { echo "not ok - $label: $1"; failed=$((failed + 1)); }
-
-q() { "$pgbin/psql" -X -q -tA -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres -d films -c "$1"; }
+q() { fc_psql -c "$1"; }
 
 cat >"$dir/load.py" <<'EOF'
 # load.py post|get BASE OUT PGCLUSTER PGDIR PSQLCMD: the load and the faults, timed here
@@ -237,28 +188,9 @@ else:
     say(last and all(r[3] == 200 for r in last), "recovered: last second %s" % count(last))
 EOF
 
-free_port() {
-	"$py" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 start_server() { # start_server BINARY
-	port=$(free_port) || return 1
-	FLASKC_HOST=127.0.0.1 FLASKC_PORT=$port FLASKC_DATABASE_URL=$FLASKC_DATABASE_URL FLASKC_DEADLINE_MS=10000 \
-		"$1" >"$dir/server.log" 2>&1 &
-	server_pid=$!
-	n=0
-	while [ $n -lt 100 ]; do
-		kill -0 "$server_pid" 2>/dev/null || return 1
-		if "$py" -c 'import sys, urllib.request; urllib.request.urlopen("http://127.0.0.1:%s/films/1/" % sys.argv[1], timeout=1)' "$port" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 1
+	fc_start_server "$dir/server.log" /films/1/ 200 env FLASKC_DEADLINE_MS=10000 "$1" || return 1
+	server_pid=$fc_pid
 }
 
 judge() { # judge LINES: turn check.py's lines into ok/notok
@@ -276,7 +208,7 @@ psqlcmd="$pgbin/psql -X -q -tA -h $PGHOST -p $PGPORT -U postgres -d films"
 
 for build in films films-sync; do
 	label=$build
-	if ! sh "$pgcluster" load "$pgdir" "$schema" >/dev/null; then
+	if ! pgcluster_load "$pgdir" "$schema" >/dev/null; then
 		notok "loading $schema"
 		continue
 	fi
@@ -285,8 +217,6 @@ for build in films films-sync; do
 	fi
 	if ! start_server "$builddir/examples/films/$build"; then
 		notok "server starts"
-		cat "$dir/server.log" >&2
-		server_pid=
 		continue
 	fi
 	# shellcheck disable=SC2086 # psqlcmd is split on purpose
@@ -311,16 +241,11 @@ for build in films films-sync; do
 	else
 		notok "the app died"
 	fi
-	kill -TERM "$server_pid" 2>/dev/null
-	wait "$server_pid"
-	rc=$?
+	if fc_stop_server "$server_pid"; then ok "exits 0 on SIGTERM"; else notok "exit status $fc_rc on SIGTERM"; fi
 	server_pid=
-	if [ $rc -eq 0 ]; then ok "exits 0 on SIGTERM"; else notok "exit status $rc on SIGTERM"; fi
 	if grep -q -i -e 'sanitizer' -e 'assert' -e 'segmentation' "$dir/server.log"; then
 		notok "server log: $(grep -i -m 3 -e sanitizer -e assert -e segmentation "$dir/server.log")"
 	fi
 done
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ] || exit 1
-exit 0
+fc_done

@@ -7,87 +7,24 @@
 # down and recovery after a restart, and no lost writes under concurrency.
 # Exit: 0 pass, 1 fail, 77 skip (no PostgreSQL server binaries, curl or python3).
 set -u
+[ -r "${top_srcdir:-.}/tests/lib.sh" ] || { echo "FAIL: no tests/lib.sh in ${top_srcdir:-.} (set top_srcdir)" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "${top_srcdir:-.}/tests/lib.sh"
 
-srcdir=${top_srcdir:-.}
-builddir=${top_builddir:-.}
-pgcluster="$srcdir/tests/pgcluster.sh"
-schema="$srcdir/examples/films/schema.sql"
-pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
+fc_need_files "$schema"
+fc_need_pg
+fc_need_cmds curl python3
+fc_need_built "$builddir/examples/films/films" "$builddir/examples/films/films-sync"
+fc_python python3
 
-for f in "$pgcluster" "$schema"; do
-	if [ ! -r "$f" ]; then
-		echo "FAIL: missing $f (set top_srcdir)" >&2
-		exit 1
-	fi
-done
-if [ ! -x "$pgbin/initdb" ]; then
-	echo "SKIP: no PostgreSQL server binaries in $pgbin" >&2
-	exit 77
-fi
-for prog in curl python3; do
-	if ! command -v "$prog" >/dev/null 2>&1; then
-		echo "SKIP: $prog is not installed" >&2
-		exit 77
-	fi
-done
-for b in films films-sync; do
-	if [ ! -x "$builddir/examples/films/$b" ]; then
-		echo "FAIL: $builddir/examples/films/$b is not built (set top_builddir)" >&2
-		exit 1
-	fi
-done
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/flaskc-films-http.XXXXXX") || exit 1
-chmod 755 "$dir" # as root the cluster's owner must reach its subdirectory
-pgdir=$dir/pg
+fc_setup films-http
 server_pid=
-
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill -9 "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-	fi
-	sh "$pgcluster" stop "$pgdir" >/dev/null 2>&1 || sh "$pgcluster" kill "$pgdir" >/dev/null 2>&1
-	rm -rf -- "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-sh "$pgcluster" start "$pgdir" >/dev/null
-rc=$?
-if [ $rc -eq 77 ]; then
-	exit 77
-elif [ $rc -ne 0 ]; then
-	echo "FAIL: could not start a PostgreSQL cluster in $pgdir" >&2
-	cat "$pgdir/postgres.log" >&2 2>/dev/null
-	exit 1
-fi
-# shellcheck source=/dev/null
-. "$pgdir/env"
-if ! sh "$pgcluster" load "$pgdir" "$schema" >/dev/null; then
-	echo "FAIL: loading $schema" >&2
-	exit 1
-fi
+fc_pg_start || exit $?
+pgcluster_load "$pgdir" "$schema" >/dev/null || fc_fail "loading $schema"
 
 # ---- helpers ----
 
-passed=0
-failed=0
-ok() {
-	echo "ok - $label: $1"
-	passed=$((passed + 1))
-}
-notok() {
-	echo "not ok - $label: $1"
-	failed=$((failed + 1))
-}
-
-q() {
-	"$pgbin/psql" -X -q -tA -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres -d films -c "$1"
-}
+q() { fc_psql -c "$1"; }
 
 # JSON helpers in Python (standard library only).
 cat >"$dir/j.py" <<'EOF'
@@ -140,16 +77,7 @@ elif cmd == "post":        # post URL N THREADS BODY: N POSTs from THREADS threa
 else:
     sys.exit(2)
 EOF
-# the interpreter itself, not a wrapper (pyenv's shims take a second per call)
-py=$(python3 -c 'import sys; print(sys.executable)') && [ -x "$py" ] || py=python3
 j() { "$py" "$dir/j.py" "$@"; }
-
-free_port() {
-	"$py" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 
 # http METHOD PATH [curl args]: sets $status, $secs and $body (also in $dir/body);
 # the headers are in $dir/headers.
@@ -202,46 +130,17 @@ expect_error() {
 }
 
 start_server() { # start_server BINARY
-	port=$(free_port) || return 1
-	base=http://127.0.0.1:$port
-	FLASKC_HOST=127.0.0.1 FLASKC_PORT=$port FLASKC_DATABASE_URL=$FLASKC_DATABASE_URL \
-		"$1" >"$dir/server.log" 2>&1 &
-	server_pid=$!
-	n=0
-	while [ $n -lt 100 ]; do
-		if ! kill -0 "$server_pid" 2>/dev/null; then
-			wait "$server_pid"
-			echo "server $1 exited with status $? before answering:" >&2
-			cat "$dir/server.log" >&2
-			server_pid=
-			return 1
-		fi
-		if curl -s -o /dev/null -m 1 "$base/films/1/"; then
-			return 0
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
-	echo "server $1 did not answer on port $port within 10 s" >&2
-	return 1
+	fc_start_server "$dir/server.log" /films/1/ any "$1" || return 1
+	server_pid=$fc_pid
 }
 
 stop_server() { # SIGTERM must stop it cleanly within 10 s
-	kill -TERM "$server_pid" 2>/dev/null
-	n=0
-	while kill -0 "$server_pid" 2>/dev/null && [ $n -lt 100 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	if kill -0 "$server_pid" 2>/dev/null; then
-		notok "stops on SIGTERM: still running after 10 s"
-		kill -9 "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-	else
-		wait "$server_pid"
-		rc=$?
-		if [ $rc -eq 0 ]; then ok "stops on SIGTERM with status 0"; else notok "stops on SIGTERM: exit status $rc"; fi
-	fi
+	fc_stop_server "$server_pid"
+	case $fc_rc in
+	0) ok "stops on SIGTERM with status 0" ;;
+	hung) notok "stops on SIGTERM: still running after 10 s" ;;
+	*) notok "stops on SIGTERM: exit status $fc_rc" ;;
+	esac
 	server_pid=
 }
 
@@ -374,7 +273,7 @@ check_build() {
 	expect "GET /reviews/ is 405" 405
 
 	# the database goes away and comes back; the app keeps running
-	if sh "$pgcluster" stop "$pgdir" >/dev/null; then
+	if pgcluster_stop "$pgdir" >/dev/null; then
 		http GET /films/995/
 		if [ "$status" = 503 ] && "$py" -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2 else 1)" "$secs"; then
 			ok "database down: GET /films/995/ is 503 in ${secs}s"
@@ -389,7 +288,7 @@ check_build() {
 	else
 		notok "could not stop the cluster"
 	fi
-	if sh "$pgcluster" restart "$pgdir" >/dev/null; then
+	if pgcluster_restart "$pgdir" >/dev/null; then
 		n=0
 		while :; do
 			http GET /films/995/
@@ -433,6 +332,4 @@ check_build() {
 check_build async "$builddir/examples/films/films"
 check_build sync "$builddir/examples/films/films-sync"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ] || exit 1
-exit 0
+fc_done

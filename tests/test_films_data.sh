@@ -4,67 +4,26 @@
 # md5 of every film row (examples/films/checksum.expected).
 # Exit: 0 pass, 1 fail, 77 skip (no PostgreSQL server binaries).
 set -u
-
-srcdir=${top_srcdir:-.}
-pgcluster="$srcdir/tests/pgcluster.sh"
-schema="$srcdir/examples/films/schema.sql"
+[ -r "${top_srcdir:-.}/tests/lib.sh" ] || { echo "FAIL: no tests/lib.sh in ${top_srcdir:-.} (set top_srcdir)" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "${top_srcdir:-.}/tests/lib.sh"
 checksum_sql="$srcdir/examples/films/checksum.sql"
 checksum_expected="$srcdir/examples/films/checksum.expected"
-pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
 
-for f in "$pgcluster" "$schema" "$checksum_sql" "$checksum_expected"; do
-	if [ ! -r "$f" ]; then
-		echo "FAIL: missing $f (set top_srcdir)" >&2
-		exit 1
-	fi
-done
-if [ ! -x "$pgbin/initdb" ]; then
-	echo "SKIP: no PostgreSQL server binaries in $pgbin" >&2
-	exit 77
-fi
+fc_need_files "$schema" "$checksum_sql" "$checksum_expected"
+fc_need_pg
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/flaskc-films.XXXXXX") || exit 1
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	sh "$pgcluster" stop "$dir" >/dev/null 2>&1 || sh "$pgcluster" kill "$dir" >/dev/null 2>&1
-	rm -rf -- "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+fc_setup films
+fc_pg_start || exit $?
+pgcluster_load "$pgdir" "$schema" || fc_fail "loading $schema"
 
-sh "$pgcluster" start "$dir" >/dev/null
-rc=$?
-if [ $rc -eq 77 ]; then
-	exit 77
-elif [ $rc -ne 0 ]; then
-	echo "FAIL: could not start a PostgreSQL cluster in $dir" >&2
-	cat "$dir/postgres.log" >&2 2>/dev/null
-	exit 1
-fi
-# shellcheck source=/dev/null
-. "$dir/env"
-
-if ! sh "$pgcluster" load "$dir" "$schema"; then
-	echo "FAIL: loading $schema" >&2
-	exit 1
-fi
-
-failed=0
-passed=0
-q() {
-	"$pgbin/psql" -X -q -tA -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres -d films "$@"
-}
 # check NAME EXPECTED SQL
 check() {
-	got=$(q -c "$3" 2>&1)
+	got=$(fc_psql -c "$3" 2>&1)
 	if [ "$got" = "$2" ]; then
-		echo "ok - $1"
-		passed=$((passed + 1))
+		ok "$1"
 	else
-		echo "not ok - $1: expected '$2', got '$got'"
-		failed=$((failed + 1))
+		notok "$1: expected '$2', got '$got'"
 	fi
 }
 
@@ -86,10 +45,10 @@ check "fulltext trigger fills fulltext on INSERT" "t|t" \
 	 ROLLBACK;"
 # expect_error NAME PATTERN SQL: SQL must fail with an error matching PATTERN.
 expect_error() {
-	got=$(q -c "$3" 2>&1)
+	got=$(fc_psql -c "$3" 2>&1)
 	case $got in
-	*$2*) echo "ok - $1"; passed=$((passed + 1)) ;;
-	*) echo "not ok - $1: expected an error with '$2', got '$got'"; failed=$((failed + 1)) ;;
+	*$2*) ok "$1" ;;
+	*) notok "$1: expected an error with '$2', got '$got'" ;;
 	esac
 }
 expect_error "year domain rejects 1800 (UPDATE)" 'violates check constraint "year_check"' \
@@ -104,15 +63,12 @@ expected=$(cat "$checksum_expected")
 check "checksum equals checksum.expected" "$expected" "$(cat "$checksum_sql")"
 
 # Reloading resets the data to the same checksum.
-q -c "INSERT INTO review VALUES (1, 5); DELETE FROM film WHERE film_id = 1000" >/dev/null 2>&1
-if sh "$pgcluster" load "$dir" "$schema"; then
+fc_psql -c "INSERT INTO review VALUES (1, 5); DELETE FROM film WHERE film_id = 1000" >/dev/null 2>&1
+if pgcluster_load "$pgdir" "$schema"; then
 	check "reload resets the data" "$expected|0" \
 		"SELECT ($(sed -e '/^--/d' -e 's/;[[:space:]]*$//' "$checksum_sql")), (SELECT count(*) FROM review)"
 else
-	echo "not ok - reloading $schema"
-	failed=$((failed + 1))
+	notok "reloading $schema"
 fi
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ] || exit 1
-exit 0
+fc_done

@@ -6,7 +6,6 @@
 #include "tap.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -15,76 +14,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "httpc.h"
-
-/* read one response from fd (after the request was sent) */
-static bool read_resp(int fd, resp *r, bool head_request, int ms)
-{
-    static __thread char buf[1 << 17];
-    size_t have = 0;
-    memset(r, 0, sizeof(*r));
-    char *end = NULL;
-    while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
-        ssize_t n = recv_some(fd, buf + have, sizeof(buf) - have - 1, ms);
-        if (n <= 0)
-            return false;
-        have += (size_t)n;
-    }
-    size_t hl = (size_t)(end - buf) + 4;
-    memcpy(r->head, buf, hl < sizeof(r->head) - 1 ? hl : sizeof(r->head) - 1);
-    r->status = atoi(buf + 9); /* test code: "HTTP/1.1 200" */
-    size_t off = hl;
-    const char *te = hdr(r, "Transfer-Encoding");
-    const char *cl = hdr(r, "Content-Length");
-    if (head_request || r->status == 304 || r->status == 204)
-        return true;
-    if (te && strstr(te, "chunked")) {
-        for (;;) {
-            char *crlf;
-            while (!(crlf = memmem(buf + off, have - off, "\r\n", 2))) {
-                ssize_t n = recv_some(fd, buf + have, sizeof(buf) - have - 1, ms);
-                if (n <= 0)
-                    return false;
-                have += (size_t)n;
-            }
-            size_t sz = strtoul(buf + off, NULL, 16);
-            size_t data = (size_t)(crlf - buf) + 2;
-            while (have < data + sz + 2) {
-                ssize_t n = recv_some(fd, buf + have, sizeof(buf) - have - 1, ms);
-                if (n <= 0)
-                    return false;
-                have += (size_t)n;
-            }
-            if (sz == 0)
-                return true;
-            memcpy(r->body + r->len, buf + data, sz);
-            r->len += sz;
-            off = data + sz + 2;
-        }
-    }
-    size_t want = cl ? strtoul(cl, NULL, 10) : 0;
-    while (have - off < want) {
-        ssize_t n = recv_some(fd, buf + have, sizeof(buf) - have - 1, ms);
-        if (n <= 0)
-            return false;
-        have += (size_t)n;
-    }
-    memcpy(r->body, buf + off, want);
-    r->len = want;
-    r->body[want] = '\0';
-    return true;
-}
 
 static int port;
 
 static bool roundtrip(const char *raw, resp *r, int ms)
 {
-    int fd = connect_to(port);
-    if (fd < 0)
-        return false;
-    bool ok = send_all(fd, raw, strlen(raw)) && read_resp(fd, r, !strncmp(raw, "HEAD", 4), ms);
-    close(fd);
-    return ok;
+    return http_raw(port, raw, strlen(raw), r, ms);
 }
 
 static resp R;
@@ -111,19 +48,9 @@ FC_ROUTE(t, "POST", "/upload", upload)
                                                  f ? fc_file_size(f) : 0, n));
 }
 
-static long stream_fn(void *ud, uint64_t pos, char *buf, size_t max)
-{
-    int *i = ud;
-    (void)pos;
-    if (*i >= 3)
-        return FC_STREAM_END;
-    return snprintf(buf, max, "chunk%d\n", (*i)++);
-}
-
 FC_ROUTE(t, "GET", "/stream", stream)
 {
-    int *i = calloc(1, sizeof(int));
-    fc_response_stream(req, 200, "text/plain; charset=utf-8", stream_fn, i, free);
+    stream_three_chunks(req);
 }
 
 FC_ROUTE_BLOCKING(t, "GET", "/sleep", sleep2)
@@ -146,16 +73,10 @@ FC_ROUTE(t, "GET", "/wait", wait_async)
 }
 
 static atomic_int cancels;
-static void on_cancel(fc_request *req, void *ud)
-{
-    (void)req;
-    (void)ud;
-    atomic_fetch_add(&cancels, 1);
-}
 
 FC_ROUTE(t, "GET", "/hang", hang)
 {
-    fc_request_defer(req, on_cancel, NULL);
+    fc_request_defer(req, count_cancel, &cancels);
 }
 
 /* Server-Sent Events fed by a loop timer: three events, 50 ms apart */
@@ -236,19 +157,6 @@ static void capture_log(fc_log_level level, const char *line, void *ud)
         snprintf(access_line, sizeof(access_line), "%s", line);
 }
 
-static int count_threads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 static fc_app *start_app(void)
 {
     fc_app *app = fc_app_new("http");
@@ -297,25 +205,8 @@ static void test_basics(void)
     CHECK(roundtrip("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n", &R, 2000));
     CHECK_INT(R.status, 413);
     /* chunked upload over the limit */
-    fd = connect_to(port);
-    const char *ch = "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-    send_all(fd, ch, strlen(ch));
-    char chunk[700];
-    memset(chunk, 'a', sizeof(chunk));
-    bool got = false;
-    for (int i = 0; i < 4 && !got; i++) {
-        char sz[16];
-        snprintf(sz, sizeof(sz), "%zx\r\n", sizeof(chunk));
-        send_all(fd, sz, strlen(sz));
-        send_all(fd, chunk, sizeof(chunk));
-        send_all(fd, "\r\n", 2);
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        got = poll(&p, 1, 50) > 0;
-    }
-    send_all(fd, "0\r\n\r\n", 5);
-    CHECK(read_resp(fd, &R, false, 2000));
+    CHECK(http_post_chunked(port, "/upload", 'a', 700, 4, &R, 2000));
     CHECK_INT(R.status, 413);
-    close(fd);
     /* multipart upload */
     const char body[] = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n"
                         "0123456789\r\n--B--\r\n";
@@ -352,11 +243,9 @@ struct par {
 static void *par_get(void *p)
 {
     struct par *x = p;
-    char raw[256];
     resp *r = malloc(sizeof(*r));
-    snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", x->path);
     uint64_t t0 = fc__now_ms();
-    x->status = roundtrip(raw, r, 10000) ? r->status : -1;
+    x->status = http_get(port, x->path, r, 10000) ? r->status : -1;
     x->ms = fc__now_ms() - t0;
     free(r);
     return NULL;
@@ -447,14 +336,7 @@ static void test_sigterm(void)
         /* report the port once listening: start in a thread-free way by
          * running fc_app_start first is not possible with fc_app_run, so
          * use a fixed free port found by binding */
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t al = sizeof(a);
-        bind(s, (struct sockaddr *)&a, sizeof(a));
-        getsockname(s, (struct sockaddr *)&a, &al);
-        int p = ntohs(a.sin_port);
-        close(s);
+        int p = free_port();
         fc_app_set_port(app, p);
         if (write(pfd[1], &p, sizeof(p)) != sizeof(p))
             _exit(3);

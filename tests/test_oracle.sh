@@ -10,48 +10,22 @@
 # (flask-behaviour.md, section 4).
 # Exit: 0 pass, 1 fail, 77 skip (no curl, or no Flask 3 for python3).
 set -u
-
-srcdir=${top_srcdir:-.}
-builddir=${top_builddir:-.}
+[ -r "${top_srcdir:-.}/tests/lib.sh" ] || { echo "FAIL: no tests/lib.sh in ${top_srcdir:-.} (set top_srcdir)" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "${top_srcdir:-.}/tests/lib.sh"
 oracle_py="$srcdir/tests/oracle/oracle_app.py"
 oracle_c=${ORACLE_APP:-$builddir/tests/oracle/oracle_app}
 PYTHON=${PYTHON:-python3}
 
-if ! command -v curl >/dev/null 2>&1; then
-	echo "SKIP: curl is not installed" >&2
-	exit 77
-fi
+fc_need_cmds curl
 if ! "$PYTHON" -W ignore -c "import flask; assert flask.__version__.startswith('3')" >/dev/null 2>&1; then
-	echo "SKIP: $PYTHON has no Flask 3.x (the oracle)" >&2
-	exit 77
+	fc_skip "$PYTHON has no Flask 3.x (the oracle)"
 fi
-if [ ! -r "$oracle_py" ]; then
-	echo "FAIL: missing $oracle_py (set top_srcdir)" >&2
-	exit 1
-fi
-if [ ! -x "$oracle_c" ]; then
-	echo "FAIL: $oracle_c is not built (set top_builddir)" >&2
-	exit 1
-fi
+fc_need_files "$oracle_py"
+fc_need_built "$oracle_c"
+fc_python "$PYTHON"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/flaskc-oracle.XXXXXX") || exit 1
-flask_pid=
-c_pid=
-
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	for p in $flask_pid $c_pid; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $flask_pid $c_pid; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf -- "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+fc_setup oracle
 
 # Two free ports with the same number of digits, so that an absolute URL
 # naming one server is as long as the one naming the other (Content-Length
@@ -70,35 +44,24 @@ while True:
 flask_port=${ports% *}
 c_port=${ports#* }
 
-"$PYTHON" "$oracle_py" "$flask_port" >"$dir/flask.log" 2>&1 &
-flask_pid=$!
-FLASKC_HOST=127.0.0.1 FLASKC_PORT=$c_port FLASKC_ACCESS_LOG=0 "$oracle_c" >"$dir/c.log" 2>&1 &
-c_pid=$!
+fc_spawn "$dir/flask.log" "$PYTHON" "$oracle_py" "$flask_port"
+flask_pid=$fc_pid
+fc_spawn "$dir/c.log" env FLASKC_HOST=127.0.0.1 FLASKC_PORT="$c_port" FLASKC_ACCESS_LOG=0 "$oracle_c"
+c_pid=$fc_pid
 
 # wait until both answer
-up() {
-	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$1/about")" = 200 ]
-}
-i=0
-until up "$flask_port" && up "$c_port"; do
-	i=$((i + 1))
-	if [ $i -ge 100 ] || ! kill -0 "$flask_pid" 2>/dev/null || ! kill -0 "$c_pid" 2>/dev/null; then
-		echo "FAIL: the servers did not start" >&2
-		echo "--- flask:" >&2
-		cat "$dir/flask.log" >&2
-		echo "--- libflaskc:" >&2
-		cat "$dir/c.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+if ! fc_wait_up "$flask_pid" "$flask_port" /about 200 || ! fc_wait_up "$c_pid" "$c_port" /about 200; then
+	echo "FAIL: the servers did not start" >&2
+	echo "--- flask:" >&2
+	cat "$dir/flask.log" >&2
+	echo "--- libflaskc:" >&2
+	cat "$dir/c.log" >&2
+	exit 1
+fi
 
 printf 'abcdefghijklmnopqrstuvwxyz' >"$dir/alpha.txt" # 26 bytes
 
 # ---- helpers ----
-
-passed=0
-failed=0
 
 # fetch SIDE PORT PATH [curl args...]: headers of the final response to
 # $dir/SIDE.h (CR removed), body to $dir/SIDE.b, normalised body to SIDE.nb
@@ -341,5 +304,4 @@ check W41 /form -F a=1 -F a=2 -F "f=@$dir/alpha.txt" -F "f=@$dir/alpha.txt;filen
 ignore="status Content-Length body" why="int values past 64 bits are 404 (README)"
 check W05 /films/99999999999999999999/
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+fc_done

@@ -3,17 +3,14 @@
 #include "internal.h"
 #include "tap.h"
 
-#include <arpa/inet.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "httpc.h"
 
 /* ---- the private cluster: always stopped, also on failure ---- */
 static char g_dir[64];
@@ -64,54 +61,6 @@ static int psql(const char *sql)
 {
     return run(". '%s/env' && '%s' -X -q -tA -v ON_ERROR_STOP=1 -c \"%s\" >/dev/null", g_dir,
                g_psql, sql);
-}
-
-/* ---- a tiny HTTP/1.0-style client: one request per connection ---- */
-typedef struct {
-    int status;
-    char body[8192];
-    uint64_t ms;
-} resp;
-
-static int http_get(int port, const char *path, resp *r)
-{
-    uint64_t t0 = fc__now_ms();
-    memset(r, 0, sizeof(*r));
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    char req[2048], buf[16384];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
-    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-        close(fd);
-        return -1;
-    }
-    size_t len = 0;
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 15000) <= 0)
-            break;
-        ssize_t k = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-        if (len == sizeof(buf) - 1)
-            break;
-    }
-    close(fd);
-    buf[len] = '\0';
-    r->ms = fc__now_ms() - t0;
-    if (sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1)
-        return -1;
-    const char *b = strstr(buf, "\r\n\r\n");
-    if (b)
-        snprintf(r->body, sizeof(r->body), "%s", b + 4);
-    return 0;
 }
 
 static void urlenc(char *out, size_t cap, const char *s)
@@ -472,22 +421,26 @@ static void test_sync(fc_app *app)
     fc_test_response_free(r);
 }
 
+/* one GET on a thread of its own: path, or else SELECT i * 2 */
 struct conc {
     int port;
     int i;
     const char *path;
     resp r;
+    uint64_t ms; /* how long the answer took */
     pthread_t t;
 };
 
 static void *conc_main(void *p)
 {
     struct conc *c = p;
-    char path[2048], v[16];
+    char buf[2048], v[16];
     snprintf(v, sizeof(v), "%d", c->i);
-    if (http_get(c->port, c->path ? c->path : qpath(path, sizeof(path), "SELECT $1::int * 2 AS x", v, NULL),
-                 &c->r) != 0)
+    const char *path = c->path ? c->path : qpath(buf, sizeof(buf), "SELECT $1::int * 2 AS x", v, NULL);
+    uint64_t t0 = fc__now_ms();
+    if (!http_get(c->port, path, &c->r, 15000 * g_slow))
         c->r.status = -1;
+    c->ms = fc__now_ms() - t0;
     return NULL;
 }
 
@@ -692,7 +645,7 @@ static void test_queue(fc_app *app)
         pthread_join(c[i].t, NULL);
         n200 += c[i].r.status == 200;
         n503 += c[i].r.status == 503;
-        fast503 += c[i].r.status == 503 && c[i].r.ms < 500u * (unsigned)g_slow;
+        fast503 += c[i].r.status == 503 && c[i].ms < 500u * (unsigned)g_slow;
     }
     pthread_join(hold.t, NULL);
     CHECK_INT(hold.r.status, 200);
@@ -721,7 +674,7 @@ static void test_queue(fc_app *app)
             n200 += d[i].r.status == 200;
         } else {
             n503 += d[i].r.status == 503;
-            fast503 += d[i].r.status == 503 && d[i].r.ms < 500u * (unsigned)g_slow;
+            fast503 += d[i].r.status == 503 && d[i].ms < 500u * (unsigned)g_slow;
         }
     }
     pthread_join(slow.t, NULL);
@@ -736,25 +689,26 @@ static void test_queue(fc_app *app)
 static void test_deadline(fc_app *app, fc_app *check)
 {
     int port = fc_app_port(app);
-    resp r;
+    static resp r;
     int late0 = atomic_load(&g_late);
-    CHECK_INT(http_get(port, "/q?sql=SELECT%20pg_sleep(1.5)", &r), 0);
-    CHECK_INT(r.status, 504);
-    CHECK(r.ms < 1200u * (unsigned)g_slow);
     uint64_t t0 = fc__now_ms();
+    CHECK(http_get(port, "/q?sql=SELECT%20pg_sleep(1.5)", &r, 15000 * g_slow));
+    CHECK_INT(r.status, 504);
+    CHECK(fc__now_ms() - t0 < 1200u * (unsigned)g_slow);
+    t0 = fc__now_ms();
     while (atomic_load(&g_late) == late0 && fc__now_ms() - t0 < 5000)
         usleep(20 * 1000);
     CHECK_INT(atomic_load(&g_late), late0 + 1);
 
     late0 = atomic_load(&g_late);
-    CHECK_INT(http_get(port, "/txsleep?v=canceled&s=1", &r), 0);
+    CHECK(http_get(port, "/txsleep?v=canceled&s=1", &r, 15000 * g_slow));
     CHECK_INT(r.status, 504);
     t0 = fc__now_ms();
     while (atomic_load(&g_late) == late0 && fc__now_ms() - t0 < 5000)
         usleep(20 * 1000);
     CHECK_INT(atomic_load(&g_late), late0 + 1);
     /* the one connection is usable again (unpinned after the rollback) */
-    CHECK_INT(http_get(port, "/q?sql=SELECT%201", &r), 0);
+    CHECK(http_get(port, "/q?sql=SELECT%201", &r, 15000 * g_slow));
     CHECK_INT(r.status, 200);
     CHECK_INT(item_count(check, "canceled"), 0);
 }

@@ -22,51 +22,17 @@
 # Exit: 0 pass, 1 fail, 77 skip (no python3; the films part skips alone
 # without PostgreSQL).
 set -u
-
-srcdir=${top_srcdir:-.}
-builddir=${top_builddir:-.}
-pgcluster="$srcdir/tests/pgcluster.sh"
-schema="$srcdir/examples/films/schema.sql"
-pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
+[ -r "${top_srcdir:-.}/tests/lib.sh" ] || { echo "FAIL: no tests/lib.sh in ${top_srcdir:-.} (set top_srcdir)" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "${top_srcdir:-.}/tests/lib.sh"
 app="$builddir/tests/security_app"
 films="$builddir/examples/films/films"
 
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "SKIP: python3 is not installed" >&2
-	exit 77
-fi
-for b in "$app" "$films"; do
-	if [ ! -x "$b" ]; then
-		echo "FAIL: $b is not built (set top_builddir)" >&2
-		exit 1
-	fi
-done
-py=$(python3 -c 'import sys; print(sys.executable)') && [ -x "$py" ] || py=python3
+fc_need_cmds python3
+fc_need_built "$app" "$films"
+fc_python python3
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/flaskc-security.XXXXXX") || exit 1
-chmod 755 "$dir"
-pgdir=$dir/pg
-app_pid=
-films_pid=
-have_pg=0
-
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	for p in $app_pid $films_pid; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ $have_pg = 1 ]; then
-		sh "$pgcluster" stop "$pgdir" >/dev/null 2>&1 || sh "$pgcluster" kill "$pgdir" >/dev/null 2>&1
-	fi
-	rm -rf -- "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-passed=0
-failed=0
+fc_setup security
 inserted=0
 judge() { # check.py's "ok ..." / "not ok ..." lines
 	while IFS= read -r line; do
@@ -77,26 +43,6 @@ judge() { # check.py's "ok ..." / "not ok ..." lines
 		*) echo "# $line" ;;
 		esac
 	done
-}
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-notok() { echo "not ok - $1"; failed=$((failed + 1)); }
-
-free_port() {
-	"$py" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-wait_up() { # wait_up PID PORT
-	n=0
-	while [ $n -lt 100 ]; do
-		kill -0 "$1" 2>/dev/null || return 1
-		"$py" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$2" 2>/dev/null && return 0
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 1
 }
 
 cat >"$dir/check.py" <<'EOF'
@@ -260,58 +206,46 @@ elif part == "films":
 EOF
 
 # ---- the security app ----
-port=$(free_port)
-FLASKC_HOST=127.0.0.1 FLASKC_PORT=$port FLASKC_THREADS=2 "$app" >"$dir/app.log" 2>&1 &
-app_pid=$!
-if wait_up "$app_pid" "$port"; then
+if fc_start_server "$dir/app.log" / any env FLASKC_THREADS=2 "$app"; then
+	app_pid=$fc_pid
 	"$py" "$dir/check.py" app "$port" >"$dir/out" 2>&1
 	judge <"$dir/out"
 	if kill -0 "$app_pid" 2>/dev/null; then ok "security_app survived"; else notok "security_app died: $(tail -5 "$dir/app.log")"; fi
-	kill -TERM "$app_pid"
-	wait "$app_pid"
-	rc=$?
-	app_pid=
-	[ $rc -eq 0 ] && ok "security_app exits 0" || notok "security_app exit status $rc"
+	if fc_stop_server "$app_pid"; then ok "security_app exits 0"; else notok "security_app exit status $fc_rc"; fi
 else
-	notok "security_app starts: $(cat "$dir/app.log")"
+	notok "security_app starts"
 fi
 
 # ---- films over PostgreSQL ----
-sh "$pgcluster" start "$pgdir" >/dev/null 2>&1
+fc_pg_start 2>/dev/null
 rc=$?
 if [ $rc -eq 77 ]; then
 	echo "# SKIP the films part: no PostgreSQL"
 elif [ $rc -ne 0 ]; then
 	notok "PostgreSQL cluster starts"
 else
-	have_pg=1
-	# shellcheck source=/dev/null
-	. "$pgdir/env"
-	q() { "$pgbin/psql" -X -q -tA -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres -d films "$@"; }
-	if ! sh "$pgcluster" load "$pgdir" "$schema" >/dev/null; then
+	if ! pgcluster_load "$pgdir" "$schema" >/dev/null; then
 		notok "loading the schema"
 	else
 		# a canary row in review: injections must not delete or change it either
-		q -c "INSERT INTO review (film_id, rating) VALUES (995, 4)"
-		port=$(free_port)
-		FLASKC_HOST=127.0.0.1 FLASKC_PORT=$port FLASKC_DATABASE_URL=$FLASKC_DATABASE_URL "$films" >"$dir/films.log" 2>&1 &
-		films_pid=$!
-		if wait_up "$films_pid" "$port"; then
+		fc_psql -c "INSERT INTO review (film_id, rating) VALUES (995, 4)"
+		if fc_start_server "$dir/films.log" /films/1/ any "$films"; then
+			films_pid=$fc_pid
 			"$py" "$dir/check.py" films "$port" >"$dir/out" 2>&1
 			judge <"$dir/out"
-			sum=$(q -f "$srcdir/examples/films/checksum.sql")
+			sum=$(fc_psql -f "$srcdir/examples/films/checksum.sql")
 			want=$(cat "$srcdir/examples/films/checksum.expected")
 			[ "$sum" = "$want" ] && ok "film checksum unchanged ($sum)" || notok "film checksum $sum, expected $want"
 			# the canary, plus the valid reviews among the odd POSTs (counted by check.py)
-			rv=$(q -c "SELECT count(*) || ' ' || count(*) FILTER (WHERE film_id = 995 AND rating = 4) FROM review")
+			rv=$(fc_psql -c "SELECT count(*) || ' ' || count(*) FILTER (WHERE film_id = 995 AND rating = 4) FROM review")
 			want=$((1 + ${inserted:-0}))
 			[ "$rv" = "$want $want" ] && ok "review holds the canary and the $inserted valid POSTs, nothing else" ||
 				notok "review rows (count, count 995:4): '$rv', expected $want"
-			n=$(q -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+			n=$(fc_psql -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
 			[ "$n" = 3 ] && ok "all 3 tables still there" || notok "$n tables in public"
 			kill -0 "$films_pid" 2>/dev/null && ok "films survived" || notok "films died"
 		else
-			notok "films starts: $(cat "$dir/films.log")"
+			notok "films starts"
 		fi
 	fi
 fi
@@ -321,6 +255,4 @@ for log in "$dir/app.log" "$dir/films.log"; do
 		notok "$(basename "$log") is clean: $(grep -i -m 3 -e sanitizer -e 'runtime error' -e segmentation "$log")"
 	fi
 done
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ] || exit 1
-exit 0
+fc_done

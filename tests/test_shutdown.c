@@ -160,18 +160,6 @@ static void cluster_stop(void)
         fprintf(stderr, "cluster stop failed\n");
 }
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof(a);
-    if (bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(s, (struct sockaddr *)&a, &al) != 0)
-        a.sin_port = 0;
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
