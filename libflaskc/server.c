@@ -182,6 +182,9 @@ static void srv_suspend(fc_request *req)
     req->suspended = true;
 }
 
+static bool no_room_for_answer(const fc_app *app, struct MHD_Connection *conn);
+static void answer_full(int fd);
+
 static void run_blocking(void *ud)
 {
     fc__dispatch_run(ud);
@@ -207,6 +210,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
             if (!atomic_compare_exchange_strong(&cc->state, &st, CONN_IN_REQUEST) &&
                 st == CONN_TIMED_OUT)
                 return MHD_NO; /* the sweep answered 408 and shut the socket */
+            if (cc->fd >= 0 && no_room_for_answer(app, conn)) {
+                answer_full(cc->fd);
+                return MHD_NO;
+            }
             if (cc->over_limit) {
                 req->reject_status = 503;
                 req->reject_msg = "Too many connections. Please try again later.";
@@ -536,16 +543,68 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
     }
 }
 
+/* Answers written straight to the socket, for connections libmicrohttpd
+ * can no longer answer itself (the connection is closed right after). */
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define RAW_ANSWER(status, body_len, body)                                                   \
+    "HTTP/1.1 " status "\r\nConnection: close\r\nContent-Type: application/json\r\n"       \
+    "Content-Length: " STR(body_len) "\r\n\r\n" body
 #define TIMEOUT_BODY                                                           \
     "{\"error\":\"Request Timeout\",\"status\":408,\"message\":\"The request headers did " \
     "not arrive in time.\"}\n"
-#define STR2(x) #x
-#define STR(x) STR2(x)
 #define TIMEOUT_BODY_LEN 97
-static const char timeout_answer[] =
-    "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
-    "Content-Length: " STR(TIMEOUT_BODY_LEN) "\r\n\r\n" TIMEOUT_BODY;
+static const char timeout_answer[] = RAW_ANSWER("408 Request Timeout", TIMEOUT_BODY_LEN, TIMEOUT_BODY);
 _Static_assert(sizeof(TIMEOUT_BODY) - 1 == TIMEOUT_BODY_LEN, "Content-Length of the 408 body");
+#define FULL_BODY                                                                            \
+    "{\"error\":\"Request Header Fields Too Large\",\"status\":431,\"message\":\"The request " \
+    "headers leave no room for the response in the connection's memory " \
+    "(FLASKC_CONNECTION_MEMORY).\"}\n"
+#define FULL_BODY_LEN 175
+static const char full_answer[] = RAW_ANSWER("431 Request Header Fields Too Large", FULL_BODY_LEN, FULL_BODY);
+_Static_assert(sizeof(FULL_BODY) - 1 == FULL_BODY_LEN, "Content-Length of the 431 body");
+
+/* libmicrohttpd writes the response's header lines into the connection's
+ * memory pool, which already holds the request's header lines, a record
+ * for each header, query argument and cookie, and a copy of the Cookie
+ * header. A request that fills the pool to within a few hundred bytes
+ * passed its own 431 check, but its answer would not fit and the
+ * connection would close with no answer at all. So a request that leaves
+ * less than FC__RESPONSE_ROOM for the answer gets a 431 at once. */
+#define FC__RESPONSE_ROOM 1024
+#define FC__MHD_VALUE_COST 64 /* libmicrohttpd's record of one value, rounded up */
+static bool no_room_for_answer(const fc_app *app, struct MHD_Connection *conn)
+{
+    size_t pool = app->cfg.connection_memory;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!ci)
+        return false;
+    size_t used = ci->header_size;
+    /* every value takes at least 3 bytes of the header ("a:" CRLF, "a&"),
+     * so small requests (nearly all) are done here without counting */
+    if (used * (2 + FC__MHD_VALUE_COST / 3 + 1) + FC__RESPONSE_ROOM <= pool)
+        return false;
+    int n = MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, NULL, NULL);
+    if (n > 0)
+        used += (size_t)n * FC__MHD_VALUE_COST;
+    const char *cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
+    if (cookie)
+        used += strlen(cookie) + 1;
+    return used + FC__RESPONSE_ROOM > pool;
+}
+
+static void raw_answer(int fd, const char *answer, size_t len)
+{
+    ssize_t w = send(fd, answer, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w; /* a few hundred bytes into an empty socket buffer; if not, the close says enough */
+    shutdown(fd, SHUT_RDWR);
+}
+
+static void answer_full(int fd)
+{
+    fc_log(FC_LOG_DEBUG, "431: request headers leave no room for the answer");
+    raw_answer(fd, full_answer, sizeof(full_answer) - 1);
+}
 
 /* Loop thread, every second: a connection that has been waiting longer than
  * the header timeout for its request's headers (slowloris, or idle) gets a
@@ -566,9 +625,7 @@ static void sweep(void *ud)
             continue;
         int st = CONN_WAITING;
         if (atomic_compare_exchange_strong(&cc->state, &st, CONN_TIMED_OUT)) {
-            ssize_t w = send(cc->fd, timeout_answer, sizeof(timeout_answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)w;
-            shutdown(cc->fd, SHUT_RDWR);
+            raw_answer(cc->fd, timeout_answer, sizeof(timeout_answer) - 1);
         }
     }
     s->sweep = s->stopping ? NULL : fc__loop_timer(app->loop, 1000, sweep, app);

@@ -23,39 +23,6 @@ static int port;
 static resp R;
 static bool slow_host; /* valgrind: widen the timing bounds */
 
-static bool read_resp(int fd, resp *r, int ms)
-{
-    static char buf[1 << 16];
-    size_t have = 0;
-    memset(r, 0, sizeof(*r));
-    char *end;
-    while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
-        ssize_t n = recv_some(fd, buf + have, sizeof(buf) - have - 1, ms);
-        if (n <= 0)
-            return false;
-        have += (size_t)n;
-    }
-    size_t hl = (size_t)(end - buf) + 4;
-    memcpy(r->head, buf, hl < sizeof(r->head) - 1 ? hl : sizeof(r->head) - 1);
-    if (strncmp(buf, "HTTP/1.", 7) != 0)
-        return false;
-    r->status = (int)strtol(buf + 9, NULL, 10);
-    const char *cl = hdr(r, "Content-Length");
-    size_t want = cl ? strtoul(cl, NULL, 10) : 0;
-    if (want >= sizeof(r->body))
-        want = sizeof(r->body) - 1;
-    while (have - hl < want) {
-        ssize_t n = recv_some(fd, buf + have, sizeof(buf) - have - 1, ms);
-        if (n <= 0)
-            return false;
-        have += (size_t)n;
-    }
-    memcpy(r->body, buf + hl, want);
-    r->len = want;
-    r->body[want] = '\0';
-    return true;
-}
-
 /* true when the server closes the connection within @p ms (EOF or reset) */
 static bool closed_within(int fd, int ms)
 {
@@ -106,16 +73,25 @@ static bool read_to_close(int fd, resp *r, int ms, size_t *cl_claimed)
 
 static bool roundtrip(const char *raw, size_t n, resp *r, int ms)
 {
-    int fd = connect_to(port);
-    if (fd < 0)
-        return false;
-    send_all(fd, raw, n); /* may fail half way when the server refuses early */
-    bool ok = read_resp(fd, r, ms);
-    close(fd);
-    return ok;
+    /* the send may fail half way when the server refuses early: the answer decides */
+    return http_raw(port, raw, n, r, ms);
 }
 
 #define ROUNDTRIP(s, r, ms) roundtrip((s), strlen(s), (r), (ms))
+
+/* a request in raw: @p prefix, @p count times the byte @p fill, @p suffix
+ * (NUL-terminated); its length, 0 when it does not fit @p cap */
+static size_t filled(char *raw, size_t cap, const char *prefix, char fill, size_t count,
+                     const char *suffix)
+{
+    size_t p = strlen(prefix), s = strlen(suffix);
+    if (p + count + s >= cap)
+        return 0;
+    memcpy(raw, prefix, p);
+    memset(raw + p, fill, count);
+    memcpy(raw + p + count, suffix, s + 1);
+    return p + count + s;
+}
 
 /* ---- the app ---- */
 FC_BLUEPRINT(lim, "");
@@ -183,7 +159,7 @@ static void test_413(void)
     uint64_t t0 = fc__now_ms();
     CHECK(send_all(fd, h, strlen(h)));
     /* no body sent at all: the answer must come anyway */
-    CHECK(read_resp(fd, &R, 2000));
+    CHECK(read_resp(fd, &R, false, 2000));
     CHECK_INT(R.status, 413);
     fprintf(stderr, "413 for Content-Length 50000000 without a body byte sent: %llu ms\n",
             (unsigned long long)(fc__now_ms() - t0));
@@ -192,37 +168,69 @@ static void test_413(void)
 
     /* exactly the limit is fine, one more byte is not */
     char raw[1400];
-    char body[1001];
-    memset(body, 'a', sizeof(body));
-    int n = snprintf(raw, sizeof(raw), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n%.1000s", body);
-    CHECK(roundtrip(raw, (size_t)n, &R, 2000));
+    size_t n =
+        filled(raw, sizeof(raw), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+               'a', 1000, "");
+    CHECK(roundtrip(raw, n, &R, 2000));
     CHECK_INT(R.status, 200);
     CHECK_STR(R.body, "body=1000");
-    n = snprintf(raw, sizeof(raw), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n%.1001s", body);
-    CHECK(roundtrip(raw, (size_t)n, &R, 2000));
+    n = filled(raw, sizeof(raw), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n",
+               'a', 1001, "");
+    CHECK(roundtrip(raw, n, &R, 2000));
     CHECK_INT(R.status, 413);
 
     /* chunked, no Content-Length: 4 x 700 bytes, over the limit after the second */
-    fd = connect_to(port);
-    const char *ch = "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-    send_all(fd, ch, strlen(ch));
-    char chunk[700];
-    memset(chunk, 'b', sizeof(chunk));
-    for (int i = 0; i < 4; i++) {
-        char sz[16];
-        snprintf(sz, sizeof(sz), "%zx\r\n", sizeof(chunk));
-        send_all(fd, sz, strlen(sz));
-        send_all(fd, chunk, sizeof(chunk));
-        send_all(fd, "\r\n", 2);
-    }
-    send_all(fd, "0\r\n\r\n", 5);
-    CHECK(read_resp(fd, &R, 2000));
+    CHECK(http_post_chunked(port, "/upload", 'b', 700, 4, &R, 2000));
     CHECK_INT(R.status, 413);
-    close(fd);
     /* the server still serves */
     CHECK(ROUNDTRIP("GET / HTTP/1.1\r\nHost: x\r\n\r\n", &R, 2000));
     CHECK_INT(R.status, 200);
     fc_app_free(app);
+}
+
+/* Requests that fill the connection memory to within a few hundred bytes
+ * used to pass libmicrohttpd's own check and then get no answer at all
+ * (it had no room left for the response's header lines and closed the
+ * connection). Across the edge, every request is answered: 200 while the
+ * answer fits, then a JSON 431 — one header growing, then many small
+ * headers, then many cookies. (Without the check in server.c, 16, 1 and
+ * 1 requests of these sweeps went unanswered.) */
+static void test_edge_of_memory(char *raw, size_t cap)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        int lo = kind == 0 ? 17000 : 150, hi = kind == 0 ? 21000 : 330, step = kind == 0 ? 8 : 2;
+        int ok = 0, full = 0, silent = 0, other = 0, first_silent = -1;
+        for (int v = lo; v < hi; v += step) {
+            size_t n;
+            if (kind == 0) {
+                n = filled(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ", 'v', (size_t)v, "\r\n\r\n");
+            } else {
+                int k = snprintf(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\n%s", kind == 2 ? "Cookie: " : "");
+                for (int i = 0; i < v; i++)
+                    k += kind == 1 ? snprintf(raw + k, cap - (size_t)k, "X-H%d: v\r\n", i)
+                                   : snprintf(raw + k, cap - (size_t)k, "%sc%d=v", i ? "; " : "", i);
+                k += snprintf(raw + k, cap - (size_t)k, kind == 2 ? "\r\n\r\n" : "\r\n");
+                n = (size_t)k;
+            }
+            if (!roundtrip(raw, n, &R, 3000)) {
+                silent++;
+                if (first_silent < 0)
+                    first_silent = v;
+            } else if (R.status == 200) {
+                ok++;
+            } else if (R.status == 431) {
+                full++; /* ours (JSON) near the edge, libmicrohttpd's own past it */
+            } else {
+                other++;
+            }
+        }
+        const char *what = kind == 0 ? "one header of N bytes" : kind == 1 ? "N small headers" : "N cookies";
+        printf("# %s, N = %d..%d: %d answered 200, %d answered 431, %d silent (first at %d), %d other\n", what,
+             lo, hi, ok, full, silent, first_silent, other);
+        CHECK_INT(silent, 0);
+        CHECK_INT(other, 0);
+        CHECK(ok > 0 && full > 0);
+    }
 }
 
 /* 431 / 414: what does not fit FLASKC_CONNECTION_MEMORY (20 KiB by default) */
@@ -232,55 +240,43 @@ static void test_431_414(void)
     size_t cap = 200000;
     char *raw = malloc(cap);
     /* one header of 40,000 bytes */
-    int n = snprintf(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
-    memset(raw + n, 'v', 40000);
-    n += 40000;
-    n += snprintf(raw + n, cap - (size_t)n, "\r\n\r\n");
-    CHECK(roundtrip(raw, (size_t)n, &R, 3000));
+    size_t n = filled(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ", 'v', 40000, "\r\n\r\n");
+    CHECK(roundtrip(raw, n, &R, 3000));
     CHECK_INT(R.status, 431);
 
     /* 5,000 small headers (~60 KB) */
-    n = snprintf(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\n");
+    int k = snprintf(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\n");
     for (int i = 0; i < 5000; i++)
-        n += snprintf(raw + n, cap - (size_t)n, "X-H%d: v\r\n", i);
-    n += snprintf(raw + n, cap - (size_t)n, "\r\n");
-    CHECK(roundtrip(raw, (size_t)n, &R, 3000));
+        k += snprintf(raw + k, cap - (size_t)k, "X-H%d: v\r\n", i);
+    k += snprintf(raw + k, cap - (size_t)k, "\r\n");
+    CHECK(roundtrip(raw, (size_t)k, &R, 3000));
     CHECK_INT(R.status, 431);
 
     /* a request line of 40,000 bytes */
-    n = snprintf(raw, cap, "GET /");
-    memset(raw + n, 'a', 40000);
-    n += 40000;
-    n += snprintf(raw + n, cap - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
-    CHECK(roundtrip(raw, (size_t)n, &R, 3000));
+    n = filled(raw, cap, "GET /", 'a', 40000, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(roundtrip(raw, n, &R, 3000));
     CHECK_INT(R.status, 414);
     /* a long query string is the request line too */
-    n = snprintf(raw, cap, "GET /?q=");
-    memset(raw + n, 'a', 40000);
-    n += 40000;
-    n += snprintf(raw + n, cap - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
-    CHECK(roundtrip(raw, (size_t)n, &R, 3000));
+    n = filled(raw, cap, "GET /?q=", 'a', 40000, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(roundtrip(raw, n, &R, 3000));
     CHECK_INT(R.status, 414);
     /* below the limits all is well: with the default connection memory, a
      * Cookie line of 8,190 bytes (nginx's and gunicorn's most) beside a
      * browser's headers, and a 15 KB header */
-    n = snprintf(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) "
-                           "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36\r\n"
-                           "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
-                           "Accept-Language: en-US,en;q=0.5\r\nCookie: big=");
-    int c0 = n;
-    memset(raw + n, 'c', 8190 - 4);
-    n += 8190 - 4;
-    CHECK_INT(n - c0 + 4, 8190);
-    n += snprintf(raw + n, cap - (size_t)n, "\r\n\r\n");
-    CHECK(roundtrip(raw, (size_t)n, &R, 3000));
+    n = filled(raw, cap,
+               "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) "
+               "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36\r\n"
+               "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+               "Accept-Language: en-US,en;q=0.5\r\nCookie: big=",
+               'c', 8190 - 4, "\r\n\r\n");
+    const char *cookie = strstr(raw, "\r\nCookie: ");
+    CHECK_INT(cookie ? strcspn(cookie + 10, "\r") : 0, 8190); /* the value, "big=cc...c" */
+    CHECK(roundtrip(raw, n, &R, 3000));
     CHECK_INT(R.status, 200);
-    n = snprintf(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
-    memset(raw + n, 'v', 15000);
-    n += 15000;
-    n += snprintf(raw + n, cap - (size_t)n, "\r\n\r\n");
-    CHECK(roundtrip(raw, (size_t)n, &R, 3000));
+    n = filled(raw, cap, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ", 'v', 15000, "\r\n\r\n");
+    CHECK(roundtrip(raw, n, &R, 3000));
     CHECK_INT(R.status, 200);
+    test_edge_of_memory(raw, cap);
     free(raw);
     CHECK(ROUNDTRIP("GET /?q=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n", &R, 2000));
     CHECK_INT(R.status, 200);
@@ -333,10 +329,10 @@ static void test_408(void)
      * connection whose second request comes quickly */
     fd = connect_to(port);
     const char *g = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    CHECK(send_all(fd, g, strlen(g)) && read_resp(fd, &R, 2000));
+    CHECK(send_all(fd, g, strlen(g)) && read_resp(fd, &R, false, 2000));
     CHECK_INT(R.status, 200);
     usleep(300 * 1000);
-    CHECK(send_all(fd, g, strlen(g)) && read_resp(fd, &R, 2000));
+    CHECK(send_all(fd, g, strlen(g)) && read_resp(fd, &R, false, 2000));
     CHECK_INT(R.status, 200);
     /* idle past the timeout after an answer: closed too */
     CHECK(closed_within(fd, slow_host ? 5000 : 3000));
@@ -347,7 +343,7 @@ static void test_408(void)
     const char *h = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n";
     CHECK(send_all(fd, h, strlen(h)));
     usleep(1600 * 1000);
-    CHECK(send_all(fd, "abc", 3) && read_resp(fd, &R, 2000));
+    CHECK(send_all(fd, "abc", 3) && read_resp(fd, &R, false, 2000));
     CHECK_INT(R.status, 200);
     CHECK_STR(R.body, "body=3");
     close(fd);
@@ -363,14 +359,14 @@ static void test_503(void)
     const char *g = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     for (int i = 0; i < 4; i++) {
         held[i] = connect_to(port);
-        CHECK(send_all(held[i], g, strlen(g)) && read_resp(held[i], &R, 2000));
+        CHECK(send_all(held[i], g, strlen(g)) && read_resp(held[i], &R, false, 2000));
         CHECK_INT(R.status, 200);
     }
     uint64_t t0 = fc__now_ms();
     int fd = connect_to(port);
     CHECK(fd >= 0);
     CHECK(send_all(fd, g, strlen(g)));
-    CHECK(read_resp(fd, &R, 2000));
+    CHECK(read_resp(fd, &R, false, 2000));
     uint64_t dt = fc__now_ms() - t0;
     CHECK_INT(R.status, 503);
     CHECK(hdr(&R, "Connection") && !fc__strcasecmp(hdr(&R, "Connection"), "close"));
@@ -379,7 +375,7 @@ static void test_503(void)
     CHECK(closed_within(fd, 1000));
     close(fd);
     /* the held connections still work */
-    CHECK(send_all(held[0], g, strlen(g)) && read_resp(held[0], &R, 2000));
+    CHECK(send_all(held[0], g, strlen(g)) && read_resp(held[0], &R, false, 2000));
     CHECK_INT(R.status, 200);
     /* one goes away: a new client gets in (the server may need a moment to
      * notice the close) */
