@@ -8,14 +8,16 @@
 # connections, each sending one header byte per second and never finishing
 # its headers (a connection the server closes is opened again).
 #
-# The machine is shared and noisy, and other work only ever lowers a
-# slice's throughput, so the test estimates the server's capacity in each
-# condition as the best of several slices, taken in ABBA order (baseline,
-# slowloris, slowloris, baseline, ...: both conditions see the same drift).
-# It takes 4 slices of each; if the best with slowloris is below 90% of the
-# best baseline it takes 4 more of each and judges all 8. It passes when the
-# best with slowloris reaches >= 90% of the best baseline, with no wrk error,
-# every slowloris connection held, and the server alive. It also prints the
+# The machine is shared and noisy: its speed drifts by 20% over tens of
+# seconds (a fresh server measured 106k req/s in its first slices and 88k
+# after, on an otherwise idle machine; a restarted one did not get the 106k
+# back). So slices are taken in ABBA order (baseline, slowloris, slowloris,
+# baseline, ...), each slowloris slice is compared with the baseline slice
+# next to it, and the median of those ratios is judged (a best-of-each
+# comparison failed CI at 82% when the very first baseline slice met a fast
+# moment). It takes 4 pairs; if their median is below 90% it takes 4 more
+# and judges all 8. It passes when the median reaches >= 90%, with no wrk
+# error, every slowloris connection held, and the server alive. It also prints the
 # server's CPU time per request in each condition (utime+stime from
 # /proc/PID/stat over the slice), the cost the idle connections would add.
 #
@@ -197,6 +199,9 @@ stop_slow() {
 }
 
 failed=0
+ratios=
+last_base=0
+last_slow=0
 best_base=0
 best_slow=0
 wrk_errs=
@@ -218,14 +223,19 @@ measure() { # $1 = base | slow
 		echo "# slice $slice_n with $nslow slowloris: ${2:-?} req/s, ${3:-?} ns CPU/request $e (slowloris: open, reopened, answers: $st)"
 		[ "${2:-0}" -gt $best_slow ] && best_slow=$2
 		slow_cpu="$slow_cpu ${3:-0}"
+		last_slow=${2:-0}
 	else
 		echo "# slice $slice_n baseline: ${2:-?} req/s, ${3:-?} ns CPU/request $e"
 		[ "${2:-0}" -gt $best_base ] && best_base=$2
 		base_cpu="$base_cpu ${3:-0}"
+		last_base=${2:-0}
 	fi
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : 0)}'; }
-meets() { [ $best_base -gt 0 ] && [ $((best_slow * 10)) -ge $((best_base * 9)) ]; }
+# each slowloris slice against the baseline slice next to it, in per mille
+pair() { ratios="$ratios $((last_slow * 1000 / (last_base > 0 ? last_base : 1)))"; }
+# shellcheck disable=SC2086
+meets() { [ "$(median $ratios)" -ge 900 ]; }
 
 # ABBA: base slow | slow base | base slow | slow base (slowloris held across
 # the two slow slices in a row)
@@ -234,25 +244,38 @@ half() {
 		measure base
 		start_slow || failed=1
 		measure slow
+		pair
 		measure slow
 		stop_slow
 		measure base
+		pair
 	done
 }
+# warm-up, not measured: the first seconds under load run faster than the
+# machine's sustained speed (seen: 106k req/s, then 88k on an idle machine,
+# with or without slowloris), and the first 1,000 connections are the first
+# to fault in their connection memory
+start_slow || failed=1
+wrk -t2 -c50 -d"${slice}s" "http://127.0.0.1:$port/" >/dev/null 2>&1
+stop_slow
+wrk -t2 -c50 -d"${slice}s" "http://127.0.0.1:$port/" >/dev/null 2>&1
 half
 if ! meets; then
 	echo "# below 90% after 4 slices of each: 4 more of each"
 	half
 fi
 
-pct=$((best_slow * 100 / (best_base > 0 ? best_base : 1)))
+# shellcheck disable=SC2086
+m=$(median $ratios)
+pct=$((m / 10)).$((m % 10))
 # shellcheck disable=SC2086
 echo "# median server CPU per request: baseline $(median $base_cpu) ns, with slowloris $(median $slow_cpu) ns"
-echo "# best baseline $best_base req/s, best with $nslow slowloris $best_slow req/s: $pct%"
+echo "# best baseline $best_base req/s, best with $nslow slowloris $best_slow req/s (for information)"
+echo "# slowloris slice / adjacent baseline slice, per mille:$ratios; median $m"
 if meets; then
-	echo "ok - throughput with $nslow slowloris connections is $pct% of the baseline (>= 90%)"
+	echo "ok - throughput with $nslow slowloris connections is $pct% of the baseline (median of adjacent pairs, >= 90%)"
 else
-	echo "not ok - throughput with $nslow slowloris connections is $pct% of the baseline (< 90%)"
+	echo "not ok - throughput with $nslow slowloris connections is $pct% of the baseline (median of adjacent pairs, < 90%)"
 	failed=1
 fi
 if [ -n "$wrk_errs" ]; then
