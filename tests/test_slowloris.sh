@@ -21,7 +21,7 @@
 # server's CPU time per request in each condition (utime+stime from
 # /proc/PID/stat over the slice), the cost the idle connections would add.
 #
-# About 60 s (120 s when it takes the second half), so `make check` skips
+# About 50 s (90 s when it takes the second half), so `make check` skips
 # it (exit 77) unless FC_SLOW_TESTS=1; tests/run-all sets it.
 #
 # FC_SLOWLORIS_CONNS changes the 1,000, FC_SLOWLORIS_SLICE the 4 s.
