@@ -240,7 +240,7 @@ meets() { [ "$(median $ratios)" -ge 900 ]; }
 # ABBA: base slow | slow base | base slow | slow base (slowloris held across
 # the two slow slices in a row)
 half() {
-	for pair in 1 2; do
+	for round in 1 2; do
 		measure base
 		start_slow || failed=1
 		measure slow
