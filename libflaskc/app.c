@@ -31,6 +31,7 @@ fc_app *fc_app_new(const char *name)
     atomic_init(&app->frozen, false);
     atomic_init(&app->stop_requested, 0);
     atomic_init(&app->active, 0);
+    atomic_init(&app->next_loop, 0);
     return app;
 }
 
@@ -52,8 +53,7 @@ void fc_app_free(fc_app *app)
         fc__pg_stop(app);
     if (app->pool)
         fc__pool_free(app->pool);
-    if (app->loop)
-        fc__loop_free(app->loop);
+    fc__app_loops_free(app);
     for (size_t i = 0; i < app->routes.n; i++) {
         fc__approute *r = app->routes.v[i];
         free(r->endpoint);
@@ -268,32 +268,52 @@ int fc__app_freeze(fc_app *app)
         if (rc)
             goto out;
     }
-    app->loop = fc__loop_new();
     app->pool = fc__pool_new(app->cfg.workers, app->cfg.max_connections + 1024);
-    if (!app->loop || !app->pool) {
+    app->nloops = app->cfg.threads ? app->cfg.threads : 1;
+    app->loops = calloc(app->nloops, sizeof(*app->loops));
+    if (!app->loops || !app->pool) {
         rc = FC_ENOMEM;
         goto fail;
     }
-    rc = fc__loop_start(app->loop);
-    if (rc)
-        goto fail;
+    for (unsigned i = 0; i < app->nloops; i++) {
+        if (!(app->loops[i] = fc__loop_new())) {
+            rc = FC_ENOMEM;
+            goto fail;
+        }
+        fc__loop_set_index(app->loops[i], i);
+    }
     if (app->cfg.database_url) {
+        /* the database pool's idle hooks go in before the threads run */
         rc = fc__pg_start(app);
         if (rc)
             goto fail;
     }
+    for (unsigned i = 0; i < app->nloops; i++)
+        if ((rc = fc__loop_start(app->loops[i])) != 0)
+            goto fail;
+    if (app->pg)
+        fc__pg_wait_first(app);
     atomic_store_explicit(&app->frozen, true, memory_order_release);
     goto out;
 fail:
+    if (app->pg)
+        fc__pg_stop(app);
     if (app->pool)
         fc__pool_free(app->pool);
-    if (app->loop)
-        fc__loop_free(app->loop);
     app->pool = NULL;
-    app->loop = NULL;
+    fc__app_loops_free(app);
 out:
     pthread_mutex_unlock(&app->start_mu);
     return rc;
+}
+
+void fc__app_loops_free(fc_app *app)
+{
+    for (unsigned i = 0; app->loops && i < app->nloops; i++)
+        fc__loop_free(app->loops[i]);
+    free(app->loops);
+    app->loops = NULL;
+    app->nloops = 0;
 }
 
 int fc_app_start(fc_app *app)

@@ -40,13 +40,13 @@ static void deadline_fire(void *ud)
     if (waited < limit) {
         if (req->sock_fd >= 0 && !req->hup_watch) {
             fc__request_ref(req);
-            req->hup_watch = fc__loop_watch(app->loop, req->sock_fd, FC__EV_HUP, hup_fire, req);
+            req->hup_watch = fc__loop_watch(req->loop, req->sock_fd, FC__EV_HUP, hup_fire, req);
             if (!req->hup_watch)
                 fc__request_unref(req);
         }
         if (app->cfg.deadline_ms) {
             /* the timer's reference carries over */
-            req->deadline = fc__loop_timer(app->loop, limit - waited, deadline_fire, req);
+            req->deadline = fc__loop_timer(req->loop, limit - waited, deadline_fire, req);
             if (req->deadline)
                 return;
         }
@@ -63,30 +63,34 @@ static void hup_fire(int fd, unsigned revents, void *ud)
     (void)fd;
     if (!(revents & FC__EV_HUP) || !req->hup_watch)
         return;
-    fc__loop_unwatch(req->app->loop, req->hup_watch);
+    fc__loop_unwatch(req->loop, req->hup_watch);
     req->hup_watch = NULL;
     fc__request_cancel(req, 499, "The client closed the connection.");
     fc__request_unref(req); /* the watch's reference */
 }
 
+/* The owning thread, the request not answered yet. */
+static void arm(fc_request *req)
+{
+    uint64_t first = req->app->cfg.deadline_ms;
+    if (req->sock_fd >= 0 && (!first || first > FC__WATCH_AFTER_MS))
+        first = FC__WATCH_AFTER_MS;
+    if (first) {
+        fc__request_ref(req);
+        req->deadline = fc__loop_timer(req->loop, first, deadline_fire, req);
+        if (!req->deadline)
+            fc__request_unref(req);
+    }
+}
+
 static void arm_on_loop(void *ud)
 {
     fc_request *req = ud;
-    fc_app *app = req->app;
     pthread_mutex_lock(&req->mu);
     bool still = !req->answered;
     pthread_mutex_unlock(&req->mu);
-    if (still) {
-        uint64_t first = app->cfg.deadline_ms;
-        if (req->sock_fd >= 0 && (!first || first > FC__WATCH_AFTER_MS))
-            first = FC__WATCH_AFTER_MS;
-        if (first) {
-            fc__request_ref(req);
-            req->deadline = fc__loop_timer(app->loop, first, deadline_fire, req);
-            if (!req->deadline)
-                fc__request_unref(req);
-        }
-    }
+    if (still)
+        arm(req);
     fc__request_unref(req); /* the post's reference */
 }
 
@@ -94,12 +98,12 @@ static void disarm_on_loop(void *ud)
 {
     fc_request *req = ud;
     if (req->deadline) {
-        if (fc__loop_timer_cancel(req->app->loop, req->deadline) == 0)
+        if (fc__loop_timer_cancel(req->loop, req->deadline) == 0)
             fc__request_unref(req);
         req->deadline = NULL;
     }
     if (req->hup_watch) {
-        fc__loop_unwatch(req->app->loop, req->hup_watch);
+        fc__loop_unwatch(req->loop, req->hup_watch);
         req->hup_watch = NULL;
         fc__request_unref(req);
     }
@@ -118,12 +122,16 @@ void fc__async_deferred(fc_request *req)
     req->in_deferred_list = true;
     pthread_mutex_unlock(&app->deferred_mu);
     req->deferred_at = fc__now_ms();
-    /* the deadline timer and the socket watch belong to the loop thread:
+    /* the deadline timer and the socket watch belong to the owning thread:
      * arming and disarming there makes them race-free with their firing */
-    if (app->loop && (app->cfg.deadline_ms || req->sock_fd >= 0)) {
-        fc__request_ref(req);
-        if (fc__loop_post(app->loop, arm_on_loop, req) != 0)
-            fc__request_unref(req);
+    if (req->loop && (app->cfg.deadline_ms || req->sock_fd >= 0)) {
+        if (fc__loop_is_current(req->loop)) {
+            arm(req); /* mu is held, and the request is not answered */
+        } else {
+            fc__request_ref(req);
+            if (fc__loop_post(req->loop, arm_on_loop, req) != 0)
+                fc__request_unref(req);
+        }
     }
 }
 
@@ -141,15 +149,12 @@ void fc__async_answered(fc_request *req)
         req->in_deferred_list = false;
     }
     pthread_mutex_unlock(&app->deferred_mu);
-    if (app->loop && (app->cfg.deadline_ms || req->sock_fd >= 0)) {
-        if (fc__loop_is_current(app->loop)) {
-            fc__request_ref(req);
+    if (req->loop && (app->cfg.deadline_ms || req->sock_fd >= 0)) {
+        fc__request_ref(req);
+        if (fc__loop_is_current(req->loop))
             disarm_on_loop(req);
-        } else {
-            fc__request_ref(req);
-            if (fc__loop_post(app->loop, disarm_on_loop, req) != 0)
-                fc__request_unref(req);
-        }
+        else if (fc__loop_post(req->loop, disarm_on_loop, req) != 0)
+            fc__request_unref(req);
     }
 }
 
@@ -165,7 +170,7 @@ void fc__async_cancel_all(fc_app *app)
     pthread_mutex_lock(&app->deferred_mu);
     for (fc_request *r = app->deferred_head; r; r = r->dnext) {
         fc__request_ref(r);
-        if (!app->loop || fc__loop_post(app->loop, cancel_shutdown, r) != 0)
+        if (!r->loop || fc__loop_post(r->loop, cancel_shutdown, r) != 0)
             fc__request_unref(r);
     }
     pthread_mutex_unlock(&app->deferred_mu);
@@ -210,7 +215,7 @@ static void after_arm(void *p)
         after_done(c);
         return;
     }
-    c->timer = fc__loop_timer(c->req->app->loop, c->ms, after_fire, c);
+    c->timer = fc__loop_timer(c->req->loop, c->ms, after_fire, c);
     if (!c->timer) {
         fc__request_cancel(c->req, 500, "out of memory arming a timer");
         after_done(c);
@@ -222,7 +227,7 @@ static void after_cancel(fc_request *req, void *p)
     struct after_ctx *c = p;
     (void)req;
     if (c->timer) {
-        if (fc__loop_timer_cancel(req->app->loop, c->timer) == 0) {
+        if (fc__loop_timer_cancel(req->loop, c->timer) == 0) {
             c->timer = NULL;
             after_done(c);
         }
@@ -233,7 +238,7 @@ static void after_cancel(fc_request *req, void *p)
 
 int fc_after(fc_request *req, unsigned ms, void (*fn)(fc_request *, void *), void *ud)
 {
-    if (!req || !fn || !req->app->loop)
+    if (!req || !fn || !req->loop)
         return FC_EINVAL;
     struct after_ctx *c = calloc(1, sizeof(*c));
     if (!c)
@@ -248,7 +253,7 @@ int fc_after(fc_request *req, unsigned ms, void (*fn)(fc_request *, void *), voi
         return rc;
     }
     fc__request_ref(req);
-    rc = fc__loop_post(req->app->loop, after_arm, c);
+    rc = fc__loop_post(req->loop, after_arm, c);
     if (rc) {
         pthread_mutex_lock(&req->mu);
         req->cancel_fn = NULL;
@@ -279,7 +284,7 @@ static void pool_work(void *p)
 {
     struct pool_ctx *c = p;
     c->work(c->ud);
-    if (fc__loop_post(c->req->app->loop, pool_done, c) != 0)
+    if (fc__loop_post(c->req->loop, pool_done, c) != 0)
         pool_done(c);
 }
 
@@ -322,7 +327,8 @@ int fc_background(fc_request *req, void (*fn)(void *), void *ud)
 
 int fc_app_timer(fc_app *app, unsigned ms, void (*fn)(void *), void *ud)
 {
-    if (!app || !fn || !app->loop)
+    if (!app || !fn || !app->nloops)
         return FC_EINVAL;
-    return fc__loop_timer(app->loop, ms, fn, ud) ? 0 : FC_ENOMEM;
+    /* not tied to a connection: the first polling thread runs it */
+    return fc__loop_timer(app->loops[0], ms, fn, ud) ? 0 : FC_ENOMEM;
 }

@@ -227,10 +227,28 @@ typedef struct fc__watch fc__watch;
 fc__loop *fc__loop_new(void);
 int fc__loop_start(fc__loop *l);       /* spawns the thread */
 void fc__loop_stop(fc__loop *l);       /* runs posted callbacks, then joins */
+bool fc__loop_started(fc__loop *l);    /* a thread runs (or ran) it */
 void fc__loop_free(fc__loop *l);       /* stops if needed; frees pending timers without calling them */
 bool fc__loop_is_current(const fc__loop *l);
-/** Run cb(ud) on the loop thread soon (any thread; FIFO). 0 or FC_ENOMEM. */
+/** The loop whose thread is calling, NULL on any other thread. */
+fc__loop *fc__loop_current(void);
+/** Run cb(ud) on the loop thread soon (any thread; FIFO). 0 or FC_ENOMEM.
+ *  From the loop's own thread it costs no system call: cb runs at the end
+ *  of the current iteration. */
 int fc__loop_post(fc__loop *l, void (*cb)(void *ud), void *ud);
+/** Work was queued for the loop outside its post queue (an idle hook will
+ *  find it): on the loop thread the next wait does not block; from another
+ *  thread the loop is woken. */
+void fc__loop_poke(fc__loop *l);
+/** Before starting the loop (or on its thread): run cb(ud) before every wait,
+ *  in @p order (lowest first). cb returns the longest it lets the loop wait
+ *  in ms, or -1 for no limit. At most 4 hooks: FC_EINVAL past that. */
+int fc__loop_on_idle(fc__loop *l, int order, int (*cb)(void *ud), void *ud);
+/** Remove an idle hook (before start or on the loop's thread). */
+void fc__loop_off_idle(fc__loop *l, int (*cb)(void *ud), void *ud);
+/** The polling thread's number in its app (0..threads-1). */
+void fc__loop_set_index(fc__loop *l, unsigned index);
+unsigned fc__loop_index(const fc__loop *l);
 /** One-shot timer, any thread; cb runs on the loop thread. NULL on OOM. */
 fc__timer *fc__loop_timer(fc__loop *l, uint64_t ms, void (*cb)(void *ud), void *ud);
 /** Cancel: 0 when it will not run (the timer is freed), FC_EALREADY when it
@@ -366,10 +384,13 @@ struct fc_app {
     FC__VEC(fc__errh) errh;
     atomic_bool frozen;
     pthread_mutex_t start_mu;
-    fc__loop *loop;
+    /* the polling threads: each owns its connections, its database
+     * connections, its timers and its deferred requests */
+    fc__loop **loops;
+    unsigned nloops;
+    atomic_uint next_loop; /* round robin for requests that no thread accepted (test client) */
     fc__pool *pool;
     fc__server *server;
-    fc__server *server_ptr; /* set before the daemon starts (its callbacks need it) */
     fc__pg *pg;
     atomic_int stop_requested;
     bool running_in_run;
@@ -380,8 +401,11 @@ struct fc_app {
     struct fc_request *deferred_head;
     bool shutting_down;
 };
-/** Freeze configuration and start the loop and pool (idempotent, thread-safe). */
+/** Freeze configuration and start the polling threads' loops and the pool
+ *  (idempotent, thread-safe). */
 int fc__app_freeze(fc_app *app);
+/** Stop and free the loops (after the server and the database pool). */
+void fc__app_loops_free(fc_app *app);
 
 /* The transport a request came through: the server (server.c) or the test
  * client (testclient.c). */
@@ -432,6 +456,7 @@ enum {
 
 struct fc_request {
     fc_app *app;
+    fc__loop *loop;            /* the polling thread that owns the request */
     fc__arena *arena;
     const fc__transport *tp;
     void *tp_ctx;
@@ -496,8 +521,9 @@ struct fc__bgtask {
     void *ud;
 };
 
-/** Create a request in a new arena (refs = 1, owned by the transport). */
-fc_request *fc__request_new(fc_app *app, const fc__transport *tp, void *tp_ctx);
+/** Create a request in a new arena (refs = 1, owned by the transport),
+ *  owned by the polling thread of @p loop. */
+fc_request *fc__request_new(fc_app *app, fc__loop *loop, const fc__transport *tp, void *tp_ctx);
 void fc__request_ref(fc_request *req);
 /** Drop a reference; the last one runs teardown (if not yet), frees the arena. */
 void fc__request_unref(fc_request *req);
@@ -541,7 +567,11 @@ int fc__server_port(const fc_app *app);
 char *fc__json_to_arena(fc_request *req, struct json_object *obj, size_t *len);
 
 /* pg.c */
+/** Create the pool, one part per polling thread; their connections start
+ *  when the loops do. */
 int fc__pg_start(fc_app *app);
+/** Wait (bounded) for a first connection, after the loops started. */
+void fc__pg_wait_first(fc_app *app);
 void fc__pg_stop(fc_app *app);
 
 /* ===== log.c ============================================================= */

@@ -95,10 +95,23 @@ struct fc__watch {
     void *ud;
 };
 
+#define LOOP_MAX_IDLE 4
+
+struct fc__idle {
+    int (*cb)(void *ud);
+    void *ud;
+    int order;
+};
+
 struct fc__loop {
     int epfd;
     int efd;
     atomic_bool stopping;
+    unsigned index;  /* the polling thread's number in its app */
+    bool poked;      /* loop thread only: work was queued from this thread, do not block */
+    int idle_timeout; /* loop thread only: the shortest wait the idle hooks asked for */
+    struct fc__idle idle[LOOP_MAX_IDLE];
+    unsigned nidle;
 
     pthread_mutex_t mu; /* the post queue, started, closed */
     struct fc__post *head, *tail;
@@ -235,9 +248,57 @@ int fc__loop_post(fc__loop *l, void (*cb)(void *ud), void *ud)
     }
     wake = post_append_locked(l, p);
     pthread_mutex_unlock(&l->mu);
-    if (wake)
+    if (fc__loop_is_current(l))
+        l->poked = true; /* run at the end of this iteration: no system call */
+    else if (wake)
         loop_wake(l);
     return 0;
+}
+
+void fc__loop_poke(fc__loop *l)
+{
+    if (fc__loop_is_current(l))
+        l->poked = true;
+    else
+        loop_wake(l);
+}
+
+int fc__loop_on_idle(fc__loop *l, int order, int (*cb)(void *ud), void *ud)
+{
+    if (!l || !cb || l->nidle == LOOP_MAX_IDLE)
+        return FC_EINVAL;
+    unsigned i = l->nidle++;
+    while (i > 0 && l->idle[i - 1].order > order) {
+        l->idle[i] = l->idle[i - 1];
+        i--;
+    }
+    l->idle[i] = (struct fc__idle){cb, ud, order};
+    return 0;
+}
+
+void fc__loop_off_idle(fc__loop *l, int (*cb)(void *ud), void *ud)
+{
+    for (unsigned i = 0; l && i < l->nidle; i++)
+        if (l->idle[i].cb == cb && l->idle[i].ud == ud) {
+            memmove(&l->idle[i], &l->idle[i + 1], (l->nidle - i - 1) * sizeof(l->idle[0]));
+            l->nidle--;
+            return;
+        }
+}
+
+void fc__loop_set_index(fc__loop *l, unsigned index)
+{
+    l->index = index;
+}
+
+unsigned fc__loop_index(const fc__loop *l)
+{
+    return l->index;
+}
+
+fc__loop *fc__loop_current(void)
+{
+    return (fc__loop *)tls_loop;
 }
 
 /* ---- the timer heap (all under l->tmu) ---- */
@@ -538,7 +599,23 @@ static void *loop_main(void *arg)
     struct epoll_event evs[LOOP_MAX_EVENTS];
     tls_loop = l;
     while (!atomic_load(&l->stopping)) {
-        int i, n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, loop_timeout(l));
+        int i, n, timeout;
+        /* idle hooks (the daemon's run after resumes, the database flush)
+         * run before every wait and may shorten it */
+        for (unsigned k = 0; k < l->nidle; k++) {
+            int t = l->idle[k].cb(l->idle[k].ud);
+            if (t >= 0 && (l->idle_timeout < 0 || t < l->idle_timeout))
+                l->idle_timeout = t;
+        }
+        timeout = loop_timeout(l);
+        if (l->idle_timeout >= 0 && (timeout < 0 || l->idle_timeout < timeout))
+            timeout = l->idle_timeout;
+        l->idle_timeout = -1;
+        if (l->poked) {
+            l->poked = false;
+            timeout = 0;
+        }
+        n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -562,6 +639,7 @@ fc__loop *fc__loop_new(void)
         return NULL;
     l->epfd = -1;
     l->efd = -1;
+    l->idle_timeout = -1;
     atomic_init(&l->stopping, false);
     if (pthread_mutex_init(&l->mu, NULL) != 0)
         goto fail_mu;
@@ -635,6 +713,14 @@ int fc__loop_start(fc__loop *l)
 out:
     pthread_mutex_unlock(&l->life_mu);
     return rc;
+}
+
+bool fc__loop_started(fc__loop *l)
+{
+    pthread_mutex_lock(&l->life_mu);
+    bool started = l->have_thread;
+    pthread_mutex_unlock(&l->life_mu);
+    return started;
 }
 
 void fc__loop_stop(fc__loop *l)

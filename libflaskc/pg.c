@@ -65,10 +65,11 @@ enum { C_DOWN, C_CONNECTING, C_UP };
 enum { TX_BEGINNING, TX_OPEN, TX_CLOSING, TX_ENDED };
 
 struct pconn;
+typedef struct pgt pgt;
 
 struct job {
     struct job *next, *prev; /* incoming list / wait queue (prev) / connection FIFO */
-    fc__pg *pg;
+    pgt *pg;
     fc_request *req;         /* NULL for internal jobs */
     int kind, state;
     bool canceled;           /* the request was canceled (loop thread) */
@@ -99,7 +100,7 @@ struct stmt {
 };
 
 struct pconn {
-    fc__pg *pg;
+    pgt *pg;
     unsigned idx;
     PGconn *conn;
     int state;
@@ -120,7 +121,7 @@ struct pconn {
 };
 
 struct fc_pg_tx {
-    fc__pg *pg;
+    pgt *pg;
     fc_request *req;         /* valid until the request's cleanup (then req_gone) */
     struct pconn *conn;      /* pinned connection */
     int state;
@@ -140,7 +141,10 @@ struct fc_pg_conn {
     fc_request *req;
 };
 
-struct fc__pg {
+/* A polling thread's part of the pool: its connections, its wait queue, its
+ * transactions. Everything but the incoming list belongs to that thread. */
+struct pgt {
+    fc__pg *top;
     fc_app *app;
     fc__loop *loop;
     const char *url;         /* borrowed from app->cfg */
@@ -153,15 +157,26 @@ struct fc__pg {
     bool db_down, stopping;
     fc__timer *sweep;
     fc_pg_tx *txs;
+    struct pconn *batch;     /* where this iteration's queries go, until the flush */
     /* incoming jobs, any thread */
     pthread_mutex_t in_mu;
     struct job *in_head, *in_tail;
     bool in_posted, closed;
+    atomic_bool in_pending;  /* the list is not empty: the idle hook drains it */
+    /* under top->mu: what fc__pg_wait_first and fc__pg_stop read */
+    unsigned pub_up, pub_attempted;
+    bool stop_done;
+};
+
+struct fc__pg {
+    fc_app *app;
+    const char *url;         /* borrowed from app->cfg */
+    unsigned npool;          /* connections in all: the async ones, and at most as many blocking */
+    unsigned n;
+    pgt **t;                 /* one part per polling thread */
     /* start and stop handshakes */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    unsigned up_shared, attempted_shared;
-    bool stop_done;
     /* the blocking pool */
     pthread_mutex_t bmu;
     pthread_cond_t bcv;
@@ -169,7 +184,7 @@ struct fc__pg {
     unsigned btotal;
 };
 
-static void pg_kick(fc__pg *pg);
+static void pg_kick(pgt *pg);
 static void stmt_drop(struct pconn *pc, const char *sql, const char *name);
 static void conn_connect(struct pconn *pc);
 static void conn_lost(struct pconn *pc, const char *why);
@@ -200,22 +215,22 @@ static uint32_t str_hash(const char *s)
     return h;
 }
 
-static void start_signal(fc__pg *pg)
+static void start_signal(pgt *pg)
 {
     unsigned att = 0;
     for (unsigned i = 0; i < pg->npool; i++)
         att += pg->conns[i].attempted;
-    pthread_mutex_lock(&pg->mu);
-    pg->up_shared = pg->nup;
-    pg->attempted_shared = att;
-    pthread_cond_broadcast(&pg->cv);
-    pthread_mutex_unlock(&pg->mu);
+    pthread_mutex_lock(&pg->top->mu);
+    pg->pub_up = pg->nup;
+    pg->pub_attempted = att;
+    pthread_cond_broadcast(&pg->top->cv);
+    pthread_mutex_unlock(&pg->top->mu);
 }
 
 /* ---- jobs ---- */
 
 /* One allocation: the job, then the parameter pointers, the SQL, the parameters. */
-static struct job *job_new(fc__pg *pg, fc_request *req, int kind, const char *sql, int nparams,
+static struct job *job_new(pgt *pg, fc_request *req, int kind, const char *sql, int nparams,
                            const char *const *params)
 {
     size_t sl = strlen(sql) + 1, plen = 0;
@@ -261,7 +276,7 @@ static void tx_unpin(fc_pg_tx *tx)
 
 static void tx_unlink_free(fc_pg_tx *tx)
 {
-    fc__pg *pg = tx->pg;
+    pgt *pg = tx->pg;
     tx_unpin(tx);
     if (tx->linked) {
         if (tx->prev)
@@ -438,7 +453,7 @@ static void stmt_clear(struct pconn *pc)
 
 /* ---- the wait queue ---- */
 
-static void queue_append(fc__pg *pg, struct job *j)
+static void queue_append(pgt *pg, struct job *j)
 {
     j->state = S_QUEUED;
     j->next = NULL;
@@ -451,7 +466,7 @@ static void queue_append(fc__pg *pg, struct job *j)
     pg->nqueued++;
 }
 
-static void queue_push_front(fc__pg *pg, struct job *j)
+static void queue_push_front(pgt *pg, struct job *j)
 {
     j->state = S_QUEUED;
     j->prev = NULL;
@@ -464,7 +479,7 @@ static void queue_push_front(fc__pg *pg, struct job *j)
     pg->nqueued++;
 }
 
-static void queue_unlink(fc__pg *pg, struct job *j)
+static void queue_unlink(pgt *pg, struct job *j)
 {
     if (j->prev)
         j->prev->next = j->next;
@@ -478,7 +493,7 @@ static void queue_unlink(fc__pg *pg, struct job *j)
     pg->nqueued--;
 }
 
-static void queue_fail_all(fc__pg *pg, const char *msg, const char *sqlstate)
+static void queue_fail_all(pgt *pg, const char *msg, const char *sqlstate)
 {
     while (pg->qhead) {
         struct job *j = pg->qhead;
@@ -489,7 +504,7 @@ static void queue_fail_all(fc__pg *pg, const char *msg, const char *sqlstate)
 
 static void sweep_fire(void *ud);
 
-static void sweep_arm(fc__pg *pg)
+static void sweep_arm(pgt *pg)
 {
     if (!pg->sweep && pg->qhead && pg->nup == 0 && !pg->stopping)
         pg->sweep = fc__loop_timer(pg->loop, PG_SWEEP_MS, sweep_fire, pg);
@@ -498,7 +513,7 @@ static void sweep_arm(fc__pg *pg)
 /* While no connection is up, queries wait at most PG_WAIT_DOWN_MS (503 stays fast). */
 static void sweep_fire(void *ud)
 {
-    fc__pg *pg = ud;
+    pgt *pg = ud;
     pg->sweep = NULL;
     if (pg->nup == 0) {
         uint64_t now = fc__now_ms();
@@ -582,7 +597,7 @@ static void conn_flush(struct pconn *pc)
 }
 
 /* An up connection free for new work: least loaded, under @p limit in flight. */
-static struct pconn *pick(fc__pg *pg, unsigned limit)
+static struct pconn *pick(pgt *pg, unsigned limit)
 {
     struct pconn *best = NULL;
     for (unsigned i = 0; i < pg->npool; i++) {
@@ -604,7 +619,7 @@ static void tx_pin_send(struct pconn *pc, struct job *j)
 }
 
 /* Send (or reserve a connection for) a job now; false when it must wait. */
-static bool job_place(fc__pg *pg, struct job *j)
+static bool job_place(pgt *pg, struct job *j)
 {
     struct pconn *pc;
     if (j->kind == K_BEGIN) {
@@ -621,13 +636,18 @@ static bool job_place(fc__pg *pg, struct job *j)
         }
         return false;
     }
-    if ((pc = pick(pg, pg->depth)) == NULL)
+    /* the queries of one loop iteration share a connection and go out in
+     * one write (pipelined); the next iteration picks the least loaded */
+    pc = pg->batch;
+    if (!pc || pc->state != C_UP || pc->failed || pc->pinned || pc->reserved || pc->inflight >= pg->depth)
+        pc = pg->batch = pick(pg, pg->depth);
+    if (!pc)
         return false;
     conn_send(pc, j);
     return true;
 }
 
-static void dispatch(fc__pg *pg)
+static void dispatch(pgt *pg)
 {
     for (unsigned i = 0; i < pg->npool; i++) {
         struct pconn *pc = &pg->conns[i];
@@ -646,7 +666,7 @@ static void dispatch(fc__pg *pg)
 
 /* After every loop entry: dispatch waiting jobs, flush what was sent, close
  * connections that failed meanwhile (which may requeue a reserved BEGIN). */
-static void pg_kick(fc__pg *pg)
+static void pg_kick(pgt *pg)
 {
     if (pg->stopping)
         return;
@@ -654,6 +674,7 @@ static void pg_kick(fc__pg *pg)
     while (again) {
         again = false;
         dispatch(pg);
+        pg->batch = NULL;
         for (unsigned i = 0; i < pg->npool; i++) {
             struct pconn *pc = &pg->conns[i];
             if (pc->state != C_UP)
@@ -786,7 +807,7 @@ static void conn_schedule(struct pconn *pc)
 /* Close the PGconn and everything in flight on it; no retry is scheduled. */
 static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
 {
-    fc__pg *pg = pc->pg;
+    pgt *pg = pc->pg;
     char buf[256];
     msg_line(buf, sizeof(buf), why);
     bool was_up = pc->state == C_UP;
@@ -801,6 +822,8 @@ static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
     pc->failed = pc->dirty = pc->want_write = false;
     if (was_up)
         pg->nup--;
+    if (pg->batch == pc)
+        pg->batch = NULL;
     stmt_clear(pc);
     struct job *list = pc->head;
     pc->head = pc->tail = NULL;
@@ -834,7 +857,7 @@ static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
     }
 }
 
-static void db_went_down(fc__pg *pg, const char *why)
+static void db_went_down(pgt *pg, const char *why)
 {
     if (!pg->db_down)
         fc_log(FC_LOG_WARNING, "database unavailable (%s); queries get FC_EDBDOWN (503) until "
@@ -845,7 +868,7 @@ static void db_went_down(fc__pg *pg, const char *why)
 
 static void connect_failed(struct pconn *pc, const char *why)
 {
-    fc__pg *pg = pc->pg;
+    pgt *pg = pc->pg;
     char buf[256];
     msg_line(buf, sizeof(buf), why);
     conn_close(pc, buf, "08001");
@@ -877,7 +900,7 @@ static void conn_lost(struct pconn *pc, const char *why)
 
 static void conn_ready(struct pconn *pc)
 {
-    fc__pg *pg = pc->pg;
+    pgt *pg = pc->pg;
     if (pc->ctimer && fc__loop_timer_cancel(pg->loop, pc->ctimer) == 0)
         pc->ctimer = NULL;
     pc->ctimer = NULL;
@@ -929,7 +952,7 @@ static void ctimeout_fire(void *ud)
 
 static void conn_connect(struct pconn *pc)
 {
-    fc__pg *pg = pc->pg;
+    pgt *pg = pc->pg;
     if (pg->stopping)
         return;
     const char *const kw[] = {"fallback_application_name", "dbname", NULL};
@@ -969,7 +992,7 @@ static void conn_event(int fd, unsigned rev, void *ud)
 
 static void tx_abandon(fc_pg_tx *tx)
 {
-    fc__pg *pg = tx->pg;
+    pgt *pg = tx->pg;
     tx->req_gone = true;
     tx->req = NULL;
     if (tx->state == TX_OPEN && tx->conn && !pg->stopping) {
@@ -993,9 +1016,12 @@ static void tx_req_gone(void *p);
 
 /* ---- the incoming list ---- */
 
-static int incoming_push(fc__pg *pg, struct job *j, bool internal)
+/* Any thread. On the owning thread the job is only listed: the idle hook
+ * accepts it before the loop waits (a callback never runs inside the call
+ * that submitted its query). */
+static int incoming_push(pgt *pg, struct job *j, bool internal)
 {
-    bool post = false;
+    bool post = false, here = fc__loop_is_current(pg->loop);
     pthread_mutex_lock(&pg->in_mu);
     if (pg->closed && !internal) {
         pthread_mutex_unlock(&pg->in_mu);
@@ -1007,9 +1033,12 @@ static int incoming_push(fc__pg *pg, struct job *j, bool internal)
     else
         pg->in_head = j;
     pg->in_tail = j;
-    if (!pg->in_posted)
+    atomic_store_explicit(&pg->in_pending, true, memory_order_relaxed);
+    if (!here && !pg->in_posted)
         post = pg->in_posted = true;
     pthread_mutex_unlock(&pg->in_mu);
+    if (here)
+        fc__loop_poke(pg->loop);
     if (post && fc__loop_post(pg->loop, incoming_drain, pg) != 0) {
         /* out of memory (or stopping): the job stays listed; the next push,
          * a cancel or the teardown drains it */
@@ -1020,7 +1049,7 @@ static int incoming_push(fc__pg *pg, struct job *j, bool internal)
     return 0;
 }
 
-static void job_accept(fc__pg *pg, struct job *j)
+static void job_accept(pgt *pg, struct job *j)
 {
     if (j->kind == K_ABANDON) {
         tx_abandon(j->tx);
@@ -1071,19 +1100,20 @@ static void job_accept(fc__pg *pg, struct job *j)
     conn_send(tx->conn, j);
 }
 
-static bool incoming_take(fc__pg *pg, struct job **list)
+static bool incoming_take(pgt *pg, struct job **list)
 {
     pthread_mutex_lock(&pg->in_mu);
     *list = pg->in_head;
     pg->in_head = pg->in_tail = NULL;
     pg->in_posted = false;
+    atomic_store_explicit(&pg->in_pending, false, memory_order_relaxed);
     pthread_mutex_unlock(&pg->in_mu);
     return *list != NULL;
 }
 
 static void incoming_drain(void *ud)
 {
-    fc__pg *pg = ud;
+    pgt *pg = ud;
     struct job *list;
     if (!incoming_take(pg, &list))
         return;
@@ -1096,6 +1126,15 @@ static void incoming_drain(void *ud)
     pg_kick(pg);
 }
 
+/* The loop's idle hook: accept what this thread's handlers submitted. */
+static int pg_idle(void *ud)
+{
+    pgt *pg = ud;
+    if (atomic_load_explicit(&pg->in_pending, memory_order_relaxed))
+        incoming_drain(pg);
+    return -1;
+}
+
 /* ---- requests: submit, cancel ---- */
 
 /* Runs on the loop thread when the request is canceled (deadline, client
@@ -1105,7 +1144,7 @@ static void incoming_drain(void *ud)
 static void job_cancel(fc_request *req, void *ud)
 {
     struct job *j = ud;
-    fc__pg *pg = j->pg;
+    pgt *pg = j->pg;
     (void)req;
     j->canceled = true;
     switch (j->state) {
@@ -1139,7 +1178,7 @@ static void detach_cancel(fc_request *req, struct job *j)
 static int job_submit(struct job *j)
 {
     fc_request *req = j->req;
-    fc__pg *pg = j->pg;
+    pgt *pg = j->pg;
     pthread_mutex_lock(&req->mu);
     bool was_deferred = req->deferred;
     pthread_mutex_unlock(&req->mu);
@@ -1170,12 +1209,19 @@ static bool args_ok(const char *sql, int nparams, const char *const *params)
     return sql && nparams >= 0 && nparams <= 65535 && (nparams == 0 || params);
 }
 
+/* The part of the pool that belongs to the request's thread. */
+static pgt *part(fc_request *req)
+{
+    fc__pg *top = req->app->pg;
+    return top->t[fc__loop_index(req->loop) % top->n];
+}
+
 static int query_submit(fc_request *req, const char *sql, int nparams, const char *const *params,
                         fc_pg_cb cb, void *ud, bool on_worker)
 {
-    if (!req || !cb || !args_ok(sql, nparams, params) || !req->app->pg)
+    if (!req || !cb || !args_ok(sql, nparams, params) || !req->app->pg || !req->loop)
         return FC_EINVAL;
-    struct job *j = job_new(req->app->pg, req, K_QUERY, sql, nparams, params);
+    struct job *j = job_new(part(req), req, K_QUERY, sql, nparams, params);
     if (!j)
         return FC_ENOMEM;
     j->cb = cb;
@@ -1204,9 +1250,9 @@ static void tx_req_gone(void *p)
 
 int fc_pg_begin(fc_request *req, fc_pg_tx_cb cb, void *ud)
 {
-    if (!req || !cb || !req->app->pg)
+    if (!req || !cb || !req->app->pg || !req->loop)
         return FC_EINVAL;
-    fc__pg *pg = req->app->pg;
+    pgt *pg = part(req);
     fc_pg_tx *tx = calloc(1, sizeof(*tx));
     struct job *j = job_new(pg, req, K_BEGIN, "BEGIN", 0, NULL);
     if (!tx || !j)
@@ -1266,7 +1312,7 @@ int fc_pg_tx_rollback(fc_pg_tx *tx, fc_pg_cb cb, void *ud)
 
 static void start_all(void *ud)
 {
-    fc__pg *pg = ud;
+    pgt *pg = ud;
     for (unsigned i = 0; i < pg->npool; i++)
         conn_connect(&pg->conns[i]);
     pg_kick(pg);
@@ -1313,63 +1359,124 @@ static int check_url(const char *url)
     return 0;
 }
 
+static void part_free(pgt *pg)
+{
+    pthread_mutex_destroy(&pg->in_mu);
+    free(pg->conns);
+    free(pg);
+}
+
+static void pg_free(fc__pg *top)
+{
+    for (unsigned i = 0; top->t && i < top->n; i++)
+        if (top->t[i])
+            part_free(top->t[i]);
+    free(top->t);
+    pthread_mutex_destroy(&top->mu);
+    pthread_cond_destroy(&top->cv);
+    pthread_mutex_destroy(&top->bmu);
+    pthread_cond_destroy(&top->bcv);
+    free(top);
+}
+
+/* Thread i's part: its share of FLASKC_DB_POOL (at least one connection). */
+static pgt *part_new(fc__pg *top, unsigned i)
+{
+    fc_app *app = top->app;
+    pgt *pg = calloc(1, sizeof(*pg));
+    if (!pg)
+        return NULL;
+    pg->npool = top->npool / top->n + (i < top->npool % top->n);
+    if (pg->npool == 0)
+        pg->npool = 1;
+    pg->conns = calloc(pg->npool, sizeof(*pg->conns));
+    if (!pg->conns) {
+        free(pg);
+        return NULL;
+    }
+    pg->top = top;
+    pg->app = app;
+    pg->loop = app->loops[i];
+    pg->url = app->cfg.database_url;
+    pg->queue_max = app->cfg.db_queue;
+    pg->depth = app->cfg.db_pipeline ? app->cfg.db_pipeline : 1;
+    atomic_init(&pg->in_pending, false);
+    for (unsigned k = 0; k < pg->npool; k++) {
+        pg->conns[k].pg = pg;
+        pg->conns[k].idx = k;
+    }
+    pthread_mutex_init(&pg->in_mu, NULL);
+    return pg;
+}
+
 int fc__pg_start(fc_app *app)
 {
     int rc = check_url(app->cfg.database_url);
     if (rc)
         return rc;
-    fc__pg *pg = calloc(1, sizeof(*pg));
-    if (!pg)
+    fc__pg *top = calloc(1, sizeof(*top));
+    if (!top)
         return FC_ENOMEM;
-    pg->npool = app->cfg.db_pool ? app->cfg.db_pool : 1;
-    pg->conns = calloc(pg->npool, sizeof(*pg->conns));
-    if (!pg->conns) {
-        free(pg);
-        return FC_ENOMEM;
-    }
-    pg->app = app;
-    pg->loop = app->loop;
-    pg->url = app->cfg.database_url;
-    pg->queue_max = app->cfg.db_queue;
-    pg->depth = app->cfg.db_pipeline ? app->cfg.db_pipeline : 1;
-    for (unsigned i = 0; i < pg->npool; i++) {
-        pg->conns[i].pg = pg;
-        pg->conns[i].idx = i;
-    }
-    pthread_mutex_init(&pg->in_mu, NULL);
-    pthread_mutex_init(&pg->mu, NULL);
-    cond_init_mono(&pg->cv);
-    pthread_mutex_init(&pg->bmu, NULL);
-    cond_init_mono(&pg->bcv);
-    app->pg = pg;
-    if (fc__loop_post(pg->loop, start_all, pg) != 0) {
-        app->pg = NULL;
-        pthread_mutex_destroy(&pg->in_mu);
-        pthread_mutex_destroy(&pg->mu);
-        pthread_cond_destroy(&pg->cv);
-        pthread_mutex_destroy(&pg->bmu);
-        pthread_cond_destroy(&pg->bcv);
-        free(pg->conns);
-        free(pg);
-        return FC_ENOMEM;
-    }
+    top->app = app;
+    top->url = app->cfg.database_url;
+    top->npool = app->cfg.db_pool ? app->cfg.db_pool : 1;
+    top->n = app->nloops;
+    pthread_mutex_init(&top->mu, NULL);
+    cond_init_mono(&top->cv);
+    pthread_mutex_init(&top->bmu, NULL);
+    cond_init_mono(&top->bcv);
+    top->t = calloc(top->n, sizeof(*top->t));
+    if (!top->t)
+        goto oom;
+    if (top->npool < top->n)
+        fc_log(FC_LOG_INFO, "%s: %u database connections for %u polling threads: one each",
+               app->name, top->npool, top->n);
+    for (unsigned i = 0; i < top->n; i++)
+        if (!(top->t[i] = part_new(top, i)))
+            goto oom;
+    /* before the loops run: the hooks go in, the connects wait in the queues */
+    for (unsigned i = 0; i < top->n; i++)
+        if (fc__loop_on_idle(top->t[i]->loop, 1, pg_idle, top->t[i]) != 0 ||
+            fc__loop_post(top->t[i]->loop, start_all, top->t[i]) != 0) {
+            for (unsigned k = 0; k <= i; k++)
+                fc__loop_off_idle(top->t[k]->loop, pg_idle, top->t[k]);
+            goto oom;
+        }
+    app->pg = top;
+    return 0;
+oom:
+    pg_free(top);
+    return FC_ENOMEM;
+}
+
+void fc__pg_wait_first(fc_app *app)
+{
+    fc__pg *top = app->pg;
     /* wait for one connection, or for every one to have failed once */
     struct timespec dl = mono_in(PG_START_WAIT_MS);
-    pthread_mutex_lock(&pg->mu);
-    while (pg->up_shared == 0 && pg->attempted_shared < pg->npool)
-        if (pthread_cond_timedwait(&pg->cv, &pg->mu, &dl) == ETIMEDOUT)
+    pthread_mutex_lock(&top->mu);
+    for (;;) {
+        unsigned up = 0, att = 0, total = 0;
+        for (unsigned i = 0; i < top->n; i++) {
+            up += top->t[i]->pub_up;
+            att += top->t[i]->pub_attempted;
+            total += top->t[i]->npool;
+        }
+        if (up > 0) {
+            pthread_mutex_unlock(&top->mu);
+            return;
+        }
+        if (att >= total || pthread_cond_timedwait(&top->cv, &top->mu, &dl) == ETIMEDOUT)
             break;
-    bool up = pg->up_shared > 0;
-    pthread_mutex_unlock(&pg->mu);
-    if (!up)
-        fc_log(FC_LOG_WARNING, "%s: no database connection yet; queries answer 503 until the "
-               "database is reachable (retrying in the background)", app->name);
-    return 0;
+    }
+    pthread_mutex_unlock(&top->mu);
+    fc_log(FC_LOG_WARNING, "%s: no database connection yet; queries answer 503 until the "
+           "database is reachable (retrying in the background)", app->name);
 }
 
 static void teardown(void *ud)
 {
-    fc__pg *pg = ud;
+    pgt *pg = ud;
     struct job *list;
     pg->stopping = true;
     if (pg->sweep && fc__loop_timer_cancel(pg->loop, pg->sweep) == 0)
@@ -1416,50 +1523,47 @@ static void teardown(void *ud)
         tx->linked = false;
         tx_unlink_free(tx);
     }
-    pthread_mutex_lock(&pg->mu);
+    fc__loop_off_idle(pg->loop, pg_idle, pg);
+    pthread_mutex_lock(&pg->top->mu);
     pg->stop_done = true;
-    pthread_cond_broadcast(&pg->cv);
-    pthread_mutex_unlock(&pg->mu);
+    pthread_cond_broadcast(&pg->top->cv);
+    pthread_mutex_unlock(&pg->top->mu);
 }
 
 void fc__pg_stop(fc_app *app)
 {
-    fc__pg *pg = app->pg;
-    if (!pg)
+    fc__pg *top = app->pg;
+    if (!top)
         return;
-    pthread_mutex_lock(&pg->in_mu);
-    pg->closed = true; /* new queries get FC_ECANCELED */
-    pthread_mutex_unlock(&pg->in_mu);
-    if (fc__loop_post(pg->loop, teardown, pg) == 0) {
-        pthread_mutex_lock(&pg->mu);
-        while (!pg->stop_done)
-            pthread_cond_wait(&pg->cv, &pg->mu);
-        pthread_mutex_unlock(&pg->mu);
-    } else {
-        teardown(pg); /* the loop thread is gone: nothing runs concurrently */
+    for (unsigned i = 0; i < top->n; i++) {
+        pgt *pg = top->t[i];
+        pthread_mutex_lock(&pg->in_mu);
+        pg->closed = true; /* new queries get FC_ECANCELED */
+        pthread_mutex_unlock(&pg->in_mu);
+        if (!fc__loop_started(pg->loop) || fc__loop_post(pg->loop, teardown, pg) != 0)
+            teardown(pg); /* no thread runs it: nothing runs concurrently */
     }
+    pthread_mutex_lock(&top->mu);
+    for (unsigned i = 0; i < top->n; i++)
+        while (!top->t[i]->stop_done)
+            pthread_cond_wait(&top->cv, &top->mu);
+    pthread_mutex_unlock(&top->mu);
     unsigned nidle = 0;
-    pthread_mutex_lock(&pg->bmu);
-    while (pg->bidle) {
-        struct bconn *b = pg->bidle;
-        pg->bidle = b->next;
+    pthread_mutex_lock(&top->bmu);
+    while (top->bidle) {
+        struct bconn *b = top->bidle;
+        top->bidle = b->next;
         if (b->conn)
             PQfinish(b->conn);
         free(b);
         nidle++;
     }
-    pthread_mutex_unlock(&pg->bmu);
-    if (nidle != pg->btotal)
+    pthread_mutex_unlock(&top->bmu);
+    if (nidle != top->btotal)
         fc_log(FC_LOG_WARNING, "%u blocking database connections were never released",
-               pg->btotal - nidle);
+               top->btotal - nidle);
     app->pg = NULL;
-    pthread_mutex_destroy(&pg->in_mu);
-    pthread_mutex_destroy(&pg->mu);
-    pthread_cond_destroy(&pg->cv);
-    pthread_mutex_destroy(&pg->bmu);
-    pthread_cond_destroy(&pg->bcv);
-    free(pg->conns);
-    free(pg);
+    pg_free(top);
 }
 
 /* ---- the blocking pool (worker threads) ---- */
@@ -1508,8 +1612,8 @@ fc_pg_conn *fc_pg_acquire(fc_request *req)
     if (!req || !req->app->pg)
         return NULL;
     fc__pg *pg = req->app->pg;
-    if (fc__loop_is_current(pg->loop)) {
-        fc_log(FC_LOG_ERROR, "fc_pg_acquire on the event-loop thread would block it; use "
+    if (fc__loop_current()) {
+        fc_log(FC_LOG_ERROR, "fc_pg_acquire on a polling thread would block it; use "
                "fc_pg_query there, or FC_BLOCKING routes");
         return NULL;
     }

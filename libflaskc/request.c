@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-fc_request *fc__request_new(fc_app *app, const fc__transport *tp, void *tp_ctx)
+fc_request *fc__request_new(fc_app *app, fc__loop *loop, const fc__transport *tp, void *tp_ctx)
 {
     fc__arena *a = fc__arena_new(4096);
     if (!a)
@@ -18,6 +18,7 @@ fc_request *fc__request_new(fc_app *app, const fc__transport *tp, void *tp_ctx)
         return NULL;
     }
     req->app = app;
+    req->loop = loop;
     req->arena = a;
     req->tp = tp;
     req->tp_ctx = tp_ctx;

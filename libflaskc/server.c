@@ -1,12 +1,15 @@
-/* server.c — the only libmicrohttpd user: the daemon in thread-pool + epoll
- * mode, the two-pass access handler, bodies under their limit, suspend and
- * resume for deferred and blocking requests, streams, and the drain at stop. */
+/* server.c — the only libmicrohttpd user: one daemon per polling thread in
+ * external-epoll mode, driven by that thread's loop; the two-pass access
+ * handler, bodies under their limit, suspend and resume for deferred and
+ * blocking requests, streams, and the drain at stop. */
 #include "internal.h"
 
 #include <stdio.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,43 +19,67 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/*
+ * Threads. Each polling thread (an fc__loop) owns one daemon started without
+ * an internal thread (MHD_USE_EPOLL, external polling) on its own listening
+ * socket; the sockets share the port through SO_REUSEPORT, so the kernel
+ * spreads connections across the threads. The daemon's epoll fd sits in the
+ * loop's epoll next to the thread's database sockets and timers: a request,
+ * its queries, their results, the answer and the resume all run on the
+ * thread that accepted the connection. Every libmicrohttpd call on a daemon
+ * happens on its thread: answers and stream wake-ups from other threads are
+ * posted there. Without an internal thread libmicrohttpd has no
+ * inter-thread channel, so a resume only marks the connection: the loop's
+ * idle hook runs the daemon once more before it waits.
+ */
+
 struct srv_conn;
+struct srv_thread;
 
 struct fc__server {
-    struct MHD_Daemon *d;
-    int port;
-    MHD_socket listen_fd;
     fc_app *app;
-    /* every open connection, for the header-timeout sweep and the count */
-    pthread_mutex_t mu;
-    struct srv_conn *conns;
-    unsigned nconns;
+    int port;
+    unsigned n;
+    struct srv_thread *t;
+    atomic_uint nconns; /* every open connection, all threads */
+};
+
+/* A polling thread's part of the server. Loop thread only, after start. */
+struct srv_thread {
+    fc__server *s;
+    fc__loop *loop;
+    struct MHD_Daemon *d;
+    MHD_socket listen_fd;
+    fc__watch *watch;       /* the daemon's epoll fd in the loop's epoll */
+    struct srv_conn *conns; /* this thread's connections (header timeout) */
     fc__timer *sweep;
-    bool stopping;
+    bool run_due;           /* a connection was resumed: run the daemon before waiting */
+    uint64_t mhd_due;       /* when the daemon's next connection timeout is due */
+    bool quiesced;
 };
 
 /* A connection's state for the header timeout (slowloris): waiting for a
- * request's headers since `since`, or in a request. */
+ * request's headers since `since`, or in a request. Owning thread only. */
 enum { CONN_WAITING = 0, CONN_IN_REQUEST, CONN_TIMED_OUT };
 struct srv_conn {
     struct srv_conn *prev, *next;
     int fd;
-    atomic_int state;
-    _Atomic uint64_t since;
+    int state;
+    uint64_t since;
     bool over_limit; /* accepted beyond FLASKC_MAX_CONNECTIONS: answer 503 */
 };
 
 /* per-request transport state, in the request's arena */
 struct srv_req {
+    struct srv_thread *st;
     struct MHD_Connection *conn;
     char *uri;
     bool started;
     bool dispatched;
-    pthread_mutex_t stream_mu;
-    bool stream_parked;
-    bool stream_mu_init;
-    size_t discarded;
+    bool stream_parked; /* owning thread only, like the two below */
     bool stream_woken;
+    bool stream_over;   /* the stream's response is gone: wake-ups do nothing */
+    size_t discarded;
 };
 
 static struct srv_req *SR(fc_request *req)
@@ -63,7 +90,6 @@ static struct srv_req *SR(fc_request *req)
 static void srv_complete(fc_request *req);
 static void srv_suspend(fc_request *req);
 static void srv_stream_wake(fc_request *req);
-static void srv_release(fc_request *req);
 static const char *srv_remote_addr(fc_request *req);
 static const char *srv_header(fc_request *req, const char *name);
 static void srv_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud);
@@ -75,14 +101,13 @@ static const fc__transport server_tp = {
     .complete = srv_complete,
     .suspend = srv_suspend,
     .stream_wake = srv_stream_wake,
-    .release = srv_release,
 };
 
 /* ---- libmicrohttpd callbacks ---- */
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    fc_app *app = cls;
-    fc_request *req = fc__request_new(app, &server_tp, NULL);
+    struct srv_thread *st = cls;
+    fc_request *req = fc__request_new(st->s->app, st->loop, &server_tp, NULL);
     if (!req)
         return NULL;
     struct srv_req *sr = fc__arena_calloc(req->arena, sizeof(*sr));
@@ -91,6 +116,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
         fc__request_unref(req);
         return NULL;
     }
+    sr->st = st;
     sr->conn = conn;
     req->tp_ctx = sr;
     return req;
@@ -111,13 +137,6 @@ static const char *srv_remote_addr(fc_request *req)
     if (!inet_ntop(sa->sa_family, src, buf, INET6_ADDRSTRLEN))
         return NULL;
     return buf;
-}
-
-static void srv_release(fc_request *req)
-{
-    struct srv_req *sr = SR(req);
-    if (sr && sr->stream_mu_init)
-        pthread_mutex_destroy(&sr->stream_mu);
 }
 
 /* Headers are looked up in libmicrohttpd's own storage, never copied: it
@@ -159,11 +178,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     (void)cls;
     (void)toe;
     struct srv_conn *cc = conn_ctx(conn);
-    if (cc) {
+    if (cc && cc->state == CONN_IN_REQUEST) {
         /* the next request's headers are timed from now */
-        atomic_store_explicit(&cc->since, fc__now_ms(), memory_order_relaxed);
-        int st = CONN_IN_REQUEST;
-        atomic_compare_exchange_strong(&cc->state, &st, CONN_WAITING);
+        cc->since = fc__now_ms();
+        cc->state = CONN_WAITING;
     }
     fc_request *req = *req_cls;
     if (!req)
@@ -195,7 +213,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls)
 {
-    fc_app *app = cls;
+    struct srv_thread *th = cls;
+    fc_app *app = th->s->app;
     fc_request *req = *req_cls;
     (void)url;
     (void)version;
@@ -206,10 +225,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         sr->started = true;
         struct srv_conn *cc = conn_ctx(conn);
         if (cc) {
-            int st = CONN_WAITING;
-            if (!atomic_compare_exchange_strong(&cc->state, &st, CONN_IN_REQUEST) &&
-                st == CONN_TIMED_OUT)
+            if (cc->state == CONN_TIMED_OUT)
                 return MHD_NO; /* the sweep answered 408 and shut the socket */
+            cc->state = CONN_IN_REQUEST;
             if (cc->fd >= 0 && no_room_for_answer(app, conn)) {
                 answer_full(cc->fd);
                 return MHD_NO;
@@ -281,6 +299,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 }
 
 /* ---- responses ---- */
+
+/* Resume a suspended connection on its own thread: the daemon runs it
+ * before the loop waits again. */
+static void resume(struct srv_req *sr)
+{
+    MHD_resume_connection(sr->conn);
+    sr->st->run_due = true;
+    fc__loop_poke(sr->st->loop);
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     fc_request *req = cls;
@@ -294,37 +322,55 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         return n;
     /* no data yet: park the connection until fc_stream_wake (returning 0
      * without suspending would make libmicrohttpd call us in a busy loop) */
-    pthread_mutex_lock(&sr->stream_mu);
     if (sr->stream_woken) {
         sr->stream_woken = false;
     } else {
         sr->stream_parked = true;
         MHD_suspend_connection(sr->conn);
     }
-    pthread_mutex_unlock(&sr->stream_mu);
     return 0;
 }
 
 static void stream_free(void *cls)
 {
     fc_request *req = cls;
+    SR(req)->stream_over = true;
     if (req->res.stream_free)
         req->res.stream_free(req->res.stream_ud);
     req->res.stream_free = NULL;
     fc__request_unref(req);
 }
 
-static void srv_stream_wake(fc_request *req)
+static void stream_wake_here(fc_request *req)
 {
     struct srv_req *sr = SR(req);
-    pthread_mutex_lock(&sr->stream_mu);
+    if (sr->stream_over)
+        return;
     if (sr->stream_parked) {
         sr->stream_parked = false;
-        MHD_resume_connection(sr->conn);
+        resume(sr);
     } else {
         sr->stream_woken = true;
     }
-    pthread_mutex_unlock(&sr->stream_mu);
+}
+
+static void stream_wake_posted(void *ud)
+{
+    stream_wake_here(ud);
+    fc__request_unref(ud);
+}
+
+static void srv_stream_wake(fc_request *req)
+{
+    if (fc__loop_is_current(req->loop)) {
+        stream_wake_here(req);
+        return;
+    }
+    fc__request_ref(req);
+    if (fc__loop_post(req->loop, stream_wake_posted, req) != 0) {
+        fc_log(FC_LOG_ERROR, "out of memory waking the stream of %s %s", req->method, req->path);
+        fc__request_unref(req);
+    }
 }
 
 /* ---- a per-thread cache of the last small response ----
@@ -444,7 +490,8 @@ static struct MHD_Response *cached_response(const fc__response *res)
     return r;
 }
 
-static void srv_complete(fc_request *req)
+/* The owning thread: hand the response to libmicrohttpd. */
+static void complete_here(fc_request *req)
 {
     struct srv_req *sr = SR(req);
     struct MHD_Response *r = NULL;
@@ -470,10 +517,6 @@ static void srv_complete(fc_request *req)
         }
         break;
     case FC__BODY_STREAM:
-        if (!sr->stream_mu_init) {
-            pthread_mutex_init(&sr->stream_mu, NULL);
-            sr->stream_mu_init = true;
-        }
         fc__request_ref(req);
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, (size_t)16 * 1024, stream_read, req, stream_free);
         if (!r) {
@@ -499,16 +542,41 @@ static void srv_complete(fc_request *req)
 resume:
     if (req->suspended) {
         req->suspended = false;
-        MHD_resume_connection(sr->conn);
+        resume(sr);
     }
 }
+
+static void complete_posted(void *ud)
+{
+    complete_here(ud);
+    fc__request_unref(ud);
+}
+
+/* An answer from any thread; libmicrohttpd is called on the owning one. */
+static void srv_complete(fc_request *req)
+{
+    if (fc__loop_is_current(req->loop)) {
+        complete_here(req);
+        return;
+    }
+    fc__request_ref(req);
+    if (fc__loop_post(req->loop, complete_posted, req) != 0) {
+        /* out of memory for the post: the connection stays suspended until
+         * the shutdown; say so rather than hang silently */
+        fc_log(FC_LOG_ERROR, "out of memory handing the answer of %s %s to its thread", req->method,
+               req->path);
+        fc__request_unref(req);
+    }
+}
+
+
 
 /* ---- connections: count, limit, header timeout ---- */
 static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
                         enum MHD_ConnectionNotificationCode toe)
 {
-    fc_app *app = cls;
-    fc__server *s = app->server_ptr;
+    struct srv_thread *st = cls;
+    fc__server *s = st->s;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         struct srv_conn *cc = calloc(1, sizeof(*cc));
         *socket_context = cc;
@@ -516,28 +584,24 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
             return;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         cc->fd = ci ? ci->connect_fd : -1;
-        atomic_init(&cc->state, CONN_WAITING);
-        atomic_init(&cc->since, fc__now_ms());
-        pthread_mutex_lock(&s->mu);
-        cc->next = s->conns;
-        if (s->conns)
-            s->conns->prev = cc;
-        s->conns = cc;
-        cc->over_limit = ++s->nconns > app->cfg.max_connections;
-        pthread_mutex_unlock(&s->mu);
+        cc->state = CONN_WAITING;
+        cc->since = fc__now_ms();
+        cc->next = st->conns;
+        if (st->conns)
+            st->conns->prev = cc;
+        st->conns = cc;
+        cc->over_limit = atomic_fetch_add(&s->nconns, 1) + 1 > s->app->cfg.max_connections;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         struct srv_conn *cc = *socket_context;
         if (!cc)
             return;
-        pthread_mutex_lock(&s->mu);
         if (cc->prev)
             cc->prev->next = cc->next;
         else
-            s->conns = cc->next;
+            st->conns = cc->next;
         if (cc->next)
             cc->next->prev = cc->prev;
-        s->nconns--;
-        pthread_mutex_unlock(&s->mu);
+        atomic_fetch_sub(&s->nconns, 1);
         free(cc);
         *socket_context = NULL;
     }
@@ -606,62 +670,21 @@ static void answer_full(int fd)
     raw_answer(fd, full_answer, sizeof(full_answer) - 1);
 }
 
-/* Loop thread, every second: a connection that has been waiting longer than
- * the header timeout for its request's headers (slowloris, or idle) gets a
- * 408 and its socket shut; libmicrohttpd then closes it. Nothing else writes
- * to a connection in that state. */
+/* The owning thread, every second: a connection that has been waiting
+ * longer than the header timeout for its request's headers (slowloris, or
+ * idle) gets a 408 and its socket shut; libmicrohttpd then closes it.
+ * Nothing else writes to a connection in that state. */
 static void sweep(void *ud)
 {
-    fc_app *app = ud;
-    fc__server *s = app->server_ptr;
-    uint64_t now = fc__now_ms(), limit = (uint64_t)app->cfg.header_timeout_s * 1000;
-    pthread_mutex_lock(&s->mu);
-    for (struct srv_conn *cc = s->conns; cc && limit; cc = cc->next) {
-        /* a polling thread may have stamped `since` after we read `now`
-         * (a request that just completed): that connection is fresh, not
-         * 2^64 ms old — this wrap once sent 408s to busy keep-alive clients */
-        uint64_t since = atomic_load_explicit(&cc->since, memory_order_relaxed);
-        if (atomic_load(&cc->state) != CONN_WAITING || !fc__waited_at_least(now, since, limit) || cc->fd < 0)
+    struct srv_thread *st = ud;
+    uint64_t now = fc__now_ms(), limit = (uint64_t)st->s->app->cfg.header_timeout_s * 1000;
+    for (struct srv_conn *cc = st->conns; cc; cc = cc->next) {
+        if (cc->state != CONN_WAITING || !fc__waited_at_least(now, cc->since, limit) || cc->fd < 0)
             continue;
-        int st = CONN_WAITING;
-        if (atomic_compare_exchange_strong(&cc->state, &st, CONN_TIMED_OUT)) {
-            raw_answer(cc->fd, timeout_answer, sizeof(timeout_answer) - 1);
-        }
+        cc->state = CONN_TIMED_OUT;
+        raw_answer(cc->fd, timeout_answer, sizeof(timeout_answer) - 1);
     }
-    s->sweep = s->stopping ? NULL : fc__loop_timer(app->loop, 1000, sweep, app);
-    pthread_mutex_unlock(&s->mu);
-}
-
-struct barrier {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-};
-
-static void barrier_cb(void *ud)
-{
-    struct barrier *b = ud;
-    pthread_mutex_lock(&b->mu);
-    b->done = true;
-    pthread_cond_signal(&b->cv);
-    pthread_mutex_unlock(&b->mu);
-}
-
-/* Stop the sweep and wait until the loop is past any running one. */
-static void sweep_stop(fc_app *app, fc__server *s)
-{
-    pthread_mutex_lock(&s->mu);
-    s->stopping = true;
-    if (s->sweep && fc__loop_timer_cancel(app->loop, s->sweep) == 0)
-        s->sweep = NULL;
-    pthread_mutex_unlock(&s->mu);
-    struct barrier b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-    if (fc__loop_post(app->loop, barrier_cb, &b) == 0) {
-        pthread_mutex_lock(&b.mu);
-        while (!b.done)
-            pthread_cond_wait(&b.cv, &b.mu);
-        pthread_mutex_unlock(&b.mu);
-    }
+    st->sweep = fc__loop_timer(st->loop, 1000, sweep, st);
 }
 
 /* ---- the daemon ---- */
@@ -694,9 +717,214 @@ static void raise_nofile(unsigned want)
                (unsigned long long)rl.rlim_cur, want, want - 256);
 }
 
+/* ---- the listening sockets ---- */
+
+static int listen_socket(const struct addrinfo *ai, bool reuseport)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+        (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* The port a bound socket got (network order), 0 on error. */
+static uint16_t bound_port(int fd)
+{
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } u;
+    memset(&u, 0, sizeof(u));
+    socklen_t sl = sizeof(u);
+    if (getsockname(fd, &u.sa, &sl) != 0)
+        return 0;
+    return u.sa.sa_family == AF_INET6 ? u.in6.sin6_port : u.in.sin_port;
+}
+
+static void set_port(struct addrinfo *ai, uint16_t port)
+{
+    if (ai->ai_family == AF_INET6)
+        ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = port;
+    else
+        ((struct sockaddr_in *)ai->ai_addr)->sin_port = port;
+}
+
+/* One listening socket per polling thread on one port, so the kernel spreads
+ * connections across the threads. The port is first bound without
+ * SO_REUSEPORT: a port another program listens on fails the start as it
+ * always did, instead of being shared with it (FLASKC_REUSEPORT=1 asks
+ * for sharing, e.g. several processes behind one port). */
+static int listen_all(fc__server *s, struct addrinfo *ai, bool share)
+{
+    if (!share && s->n > 1) {
+        int probe = listen_socket(ai, false);
+        if (probe < 0)
+            return -1;
+        /* a port-0 start: the group binds exactly the port the probe got */
+        uint16_t port = bound_port(probe);
+        close(probe);
+        if (!port)
+            return -1;
+        set_port(ai, port);
+    }
+    for (unsigned i = 0; i < s->n; i++) {
+        s->t[i].listen_fd = listen_socket(ai, share || s->n > 1);
+        if (s->t[i].listen_fd < 0)
+            return -1;
+        if (i == 0) {
+            uint16_t port = bound_port(s->t[0].listen_fd);
+            if (!port)
+                return -1;
+            set_port(ai, port);
+            s->port = ntohs(port);
+        }
+    }
+    return 0;
+}
+
+/* ---- running the daemons on the loops ---- */
+
+/* The daemon's epoll fd is ready: let libmicrohttpd read, accept, answer. */
+static void mhd_ready(int fd, unsigned revents, void *ud)
+{
+    struct srv_thread *st = ud;
+    (void)fd;
+    (void)revents;
+    st->run_due = false;
+    MHD_run(st->d);
+}
+
+/* Before the loop waits: run the daemon for resumed connections or a due
+ * connection timeout, and bound the wait by its next timeout. */
+static int srv_idle(void *ud)
+{
+    struct srv_thread *st = ud;
+    if (!st->d)
+        return -1;
+    if (st->run_due || fc__now_ms() >= st->mhd_due) {
+        st->run_due = false;
+        MHD_run(st->d);
+    }
+    MHD_UNSIGNED_LONG_LONG t;
+    if (MHD_get_timeout(st->d, &t) != MHD_YES) {
+        st->mhd_due = UINT64_MAX;
+        return -1;
+    }
+    if (t == 0)
+        st->run_due = true; /* data already pending in the daemon */
+    if (t > INT_MAX)
+        t = INT_MAX;
+    st->mhd_due = fc__now_ms() + t;
+    return (int)t;
+}
+
+/* Run fn(st) on every polling thread and wait until all have run it. */
+struct on_all {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned left;
+    void (*fn)(struct srv_thread *st);
+};
+struct on_one {
+    struct on_all *all;
+    struct srv_thread *st;
+};
+
+static void on_one_run(void *ud)
+{
+    struct on_one *o = ud;
+    o->all->fn(o->st);
+    pthread_mutex_lock(&o->all->mu);
+    if (--o->all->left == 0)
+        pthread_cond_signal(&o->all->cv);
+    pthread_mutex_unlock(&o->all->mu);
+}
+
+static void run_on_all(fc__server *s, void (*fn)(struct srv_thread *st))
+{
+    struct on_all all = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, s->n, fn};
+    struct on_one *ones = calloc(s->n, sizeof(*ones));
+    for (unsigned i = 0; i < s->n; i++) {
+        if (ones) {
+            ones[i] = (struct on_one){&all, &s->t[i]};
+            if (fc__loop_post(s->t[i].loop, on_one_run, &ones[i]) == 0)
+                continue;
+        }
+        /* no memory, or the loop is gone: nothing else runs the daemon now */
+        struct on_one o = {&all, &s->t[i]};
+        on_one_run(&o);
+    }
+    pthread_mutex_lock(&all.mu);
+    while (all.left > 0)
+        pthread_cond_wait(&all.cv, &all.mu);
+    pthread_mutex_unlock(&all.mu);
+    free(ones);
+}
+
+static void attach(struct srv_thread *st)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(st->d, MHD_DAEMON_INFO_EPOLL_FD);
+    st->mhd_due = 0;
+    if (!di || !(st->watch = fc__loop_watch(st->loop, di->epoll_fd, FC__EV_READ, mhd_ready, st)) ||
+        fc__loop_on_idle(st->loop, 0, srv_idle, st) != 0)
+        fc_log(FC_LOG_ERROR, "polling thread %u: cannot watch its daemon", fc__loop_index(st->loop));
+    if (st->s->app->cfg.header_timeout_s)
+        st->sweep = fc__loop_timer(st->loop, 1000, sweep, st);
+}
+
+static void quiesce(struct srv_thread *st)
+{
+    MHD_socket fd = MHD_quiesce_daemon(st->d);
+    /* refuse new connections now: the kernel would otherwise complete their
+     * handshakes during the drain and leave them unanswered. The socket is
+     * closed after MHD_stop_daemon. */
+    if (fd != MHD_INVALID_SOCKET) {
+        shutdown(fd, SHUT_RDWR);
+        st->quiesced = true;
+    }
+}
+
+static void detach(struct srv_thread *st)
+{
+    if (st->sweep && fc__loop_timer_cancel(st->loop, st->sweep) == 0)
+        st->sweep = NULL;
+    if (st->watch)
+        fc__loop_unwatch(st->loop, st->watch);
+    st->watch = NULL;
+    fc__loop_off_idle(st->loop, srv_idle, st);
+    MHD_stop_daemon(st->d);
+    st->d = NULL;
+    if (st->quiesced)
+        close(st->listen_fd); /* a quiesced daemon leaves its socket to us */
+    st->listen_fd = MHD_INVALID_SOCKET;
+}
+
+static void server_free(fc__server *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->t[i].listen_fd != MHD_INVALID_SOCKET)
+            close(s->t[i].listen_fd);
+    free(s->t);
+    free(s);
+}
+
 int fc__server_start(fc_app *app)
 {
     fc__config *c = &app->cfg;
+    unsigned n = app->nloops;
+    if (!n)
+        return FC_EINVAL;
     struct addrinfo hints = {0}, *ai = NULL;
     char port[16];
     snprintf(port, sizeof(port), "%d", c->port);
@@ -708,55 +936,63 @@ int fc__server_start(fc_app *app)
         return FC_EINVAL;
     }
     fc__server *s = calloc(1, sizeof(*s));
-    if (!s) {
+    if (s)
+        s->t = calloc(n, sizeof(*s->t));
+    if (!s || !s->t) {
+        free(s);
         freeaddrinfo(ai);
         return FC_ENOMEM;
     }
     s->app = app;
-    pthread_mutex_init(&s->mu, NULL);
-    app->server_ptr = s; /* callbacks may run before MHD_start_daemon returns */
+    s->n = n;
+    atomic_init(&s->nconns, 0);
+    for (unsigned i = 0; i < s->n; i++) {
+        s->t[i].s = s;
+        s->t[i].loop = app->loops[i];
+        s->t[i].listen_fd = MHD_INVALID_SOCKET;
+    }
     raise_nofile(c->max_connections + 256);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
     const char *reuse = getenv("FLASKC_REUSEPORT");
-    unsigned reuse_port = reuse && (!strcmp(reuse, "1") || !fc__strcasecmp(reuse, "true")) ? 1 : 0;
-    s->d = MHD_start_daemon(
-        flags, (uint16_t)c->port, NULL, NULL, handle, app,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        /* one polling thread: no pool (a pool of 1 only adds a hand-off) */
-        c->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        c->threads > 1 ? c->threads : reuse_port,
-        /* past our limit, requests get a quick 503; libmicrohttpd's own
-         * limit, a margin above, refuses connections outright */
-        MHD_OPTION_CONNECTION_LIMIT, c->max_connections + (c->max_connections / 10 > 64 ? c->max_connections / 10 : 64),
-        MHD_OPTION_NOTIFY_CONNECTION, notify_conn, app,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
-        MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log, app,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, app,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, reuse_port,
-        MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!s->d) {
+    bool share = reuse && (!strcmp(reuse, "1") || !fc__strcasecmp(reuse, "true"));
+    if (listen_all(s, ai, share) != 0) {
         fc_log(FC_LOG_ERROR, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
-        app->server_ptr = NULL;
-        pthread_mutex_destroy(&s->mu);
-        free(s);
+        freeaddrinfo(ai);
+        server_free(s);
         return FC_ESYS;
     }
-    if (c->header_timeout_s) {
-        pthread_mutex_lock(&s->mu);
-        s->sweep = fc__loop_timer(app->loop, 1000, sweep, app);
-        pthread_mutex_unlock(&s->mu);
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    freeaddrinfo(ai);
+    /* past our limit, requests get a quick 503; libmicrohttpd's own limit,
+     * a margin above and split across the threads, refuses connections */
+    unsigned margin = c->max_connections / 10 > 64 ? c->max_connections / 10 : 64;
+    unsigned limit = (c->max_connections + margin + n - 1) / n;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct srv_thread *st = &s->t[i];
+        st->d = MHD_start_daemon(
+            flags, 0, NULL, NULL, handle, st,
+            MHD_OPTION_LISTEN_SOCKET, st->listen_fd,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app,
+            MHD_OPTION_CONNECTION_LIMIT, limit,
+            MHD_OPTION_NOTIFY_CONNECTION, notify_conn, st,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
+            MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
+            MHD_OPTION_URI_LOG_CALLBACK, uri_log, st,
+            MHD_OPTION_NOTIFY_COMPLETED, completed, st,
+            MHD_OPTION_END);
+        if (!st->d) {
+            fc_log(FC_LOG_ERROR, "cannot start the server on %s:%d: %s", c->host, s->port, strerror(errno));
+            for (unsigned k = 0; k < i; k++) {
+                MHD_stop_daemon(s->t[k].d);
+                s->t[k].listen_fd = MHD_INVALID_SOCKET; /* closed by the daemon */
+            }
+            server_free(s);
+            return FC_ESYS;
+        }
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : c->port;
-    s->listen_fd = MHD_INVALID_SOCKET;
     app->server = s;
+    run_on_all(s, attach);
     return 0;
 }
 
@@ -778,12 +1014,7 @@ void fc__server_stop(fc_app *app)
     if (!s)
         return;
     app->shutting_down = true;
-    s->listen_fd = MHD_quiesce_daemon(s->d);
-    /* refuse new connections now: the kernel would otherwise complete their
-     * handshakes during the drain and leave them unanswered. The socket is
-     * closed only after MHD_stop_daemon (its threads may still hold it). */
-    if (s->listen_fd != MHD_INVALID_SOCKET)
-        shutdown(s->listen_fd, SHUT_RDWR);
+    run_on_all(s, quiesce);
     /* finish what is in flight; then answer still-deferred requests 503 and
      * wait for blocking handlers (a suspended connection must not meet
      * MHD_stop_daemon) */
@@ -795,12 +1026,7 @@ void fc__server_stop(fc_app *app)
     if (atomic_load(&app->active) > 0)
         fc_log(FC_LOG_WARNING, "stopping with %ld requests still alive (keep-alive idle or "
                "handlers that never returned)", atomic_load(&app->active));
-    sweep_stop(app, s);
-    MHD_stop_daemon(s->d);
-    if (s->listen_fd != MHD_INVALID_SOCKET)
-        close(s->listen_fd);
+    run_on_all(s, detach);
     app->server = NULL;
-    app->server_ptr = NULL;
-    pthread_mutex_destroy(&s->mu);
-    free(s);
+    server_free(s);
 }

@@ -174,7 +174,9 @@ fc_test_response *fc_test_request(fc_app *app, const char *method, const char *p
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     t->out = o;
-    fc_request *req = fc__request_new(app, &test_tp, t);
+    /* the request belongs to a polling thread, as a connection would */
+    fc__loop *loop = app->loops[atomic_fetch_add(&app->next_loop, 1) % app->nloops];
+    fc_request *req = fc__request_new(app, loop, &test_tp, t);
     if (!req)
         goto oom;
     req->remote_addr = "127.0.0.1";

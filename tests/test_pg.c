@@ -158,7 +158,7 @@ static void qw_cb(fc_request *req, const fc_pg_result *r, void *ud)
 {
     (void)ud;
     atomic_fetch_add(&g_worker_calls, 1);
-    if (fc__loop_is_current(req->app->loop))
+    if (fc__loop_current())
         atomic_fetch_add(&g_worker_on_loop, 1);
     long long ms = 0;
     fc_query_int(req, "ms", 0, &ms);
@@ -827,6 +827,8 @@ int main(void)
 
     fc_app *b = fc_app_new("pgtest_b");
     fc_app_set_database_url(b, url);
+    /* one polling thread: the pool is split across threads, one each at least */
+    fc_app_set_threads(b, 1);
     fc_app_set_db_pool(b, 1);
     fc_app_set_db_queue(b, 1);
     fc_app_set_port(b, 0);
@@ -835,6 +837,7 @@ int main(void)
 
     fc_app *c = fc_app_new("pgtest_c");
     fc_app_set_database_url(c, url);
+    fc_app_set_threads(c, 1);
     fc_app_set_db_pool(c, 1);
     fc_app_set_deadline(c, 300);
     fc_app_set_port(c, 0);
