@@ -149,6 +149,119 @@ FC_ROUTE(t, "GET", "/sse", sse)
     fc_response_stream(req, 200, "text/event-stream", sse_read, tk, sse_free);
 }
 
+/* ---- answers from a foreign thread ----
+ * /foreign/<id> defers; a thread of the test's own (no polling thread, no
+ * worker) answers "<id> <owner thread>" a moment later, in a shuffled order.
+ * Each client checks that it got its own id back. */
+static pthread_mutex_t fq_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fq_cv = PTHREAD_COND_INITIALIZER;
+static fc_request *fq[256];
+static size_t fq_n;
+static bool fq_stop;
+static atomic_int fq_wrong_thread;
+
+FC_ROUTE(t, "GET", "/foreign/<int:id>", foreign)
+{
+    if (fc_request_defer(req, NULL, NULL) != 0) {
+        fc_abort(req, 500, "defer failed");
+        return;
+    }
+    pthread_mutex_lock(&fq_mu);
+    if (fq_n == sizeof(fq) / sizeof(fq[0])) {
+        pthread_mutex_unlock(&fq_mu);
+        fc_abort(req, 503, "queue full");
+        return;
+    }
+    fq[fq_n++] = req;
+    pthread_cond_signal(&fq_cv);
+    pthread_mutex_unlock(&fq_mu);
+}
+
+static void *foreign_answerer(void *p)
+{
+    (void)p;
+    unsigned seed = 7;
+    pthread_mutex_lock(&fq_mu);
+    for (;;) {
+        while (!fq_n && !fq_stop)
+            pthread_cond_wait(&fq_cv, &fq_mu);
+        if (!fq_n)
+            break;
+        size_t k = (size_t)rand_r(&seed) % fq_n; /* not in arrival order */
+        fc_request *req = fq[k];
+        fq[k] = fq[--fq_n];
+        pthread_mutex_unlock(&fq_mu);
+        if (fc__loop_current())
+            atomic_fetch_add(&fq_wrong_thread, 1);
+        usleep((useconds_t)(rand_r(&seed) % 500));
+        char body[64];
+        snprintf(body, sizeof(body), "%lld %u", fc_arg_int(req, "id"), fc__loop_index(req->loop));
+        fc_response_text(req, 200, body);
+        pthread_mutex_lock(&fq_mu);
+    }
+    pthread_mutex_unlock(&fq_mu);
+    return NULL;
+}
+
+struct fclient {
+    pthread_t th;
+    int i;
+    int ok;
+    unsigned threads; /* bit t: answered for a connection of polling thread t */
+};
+
+static void *foreign_client(void *p)
+{
+    struct fclient *c = p;
+    int fd = connect_to(port);
+    for (int k = 0; fd >= 0 && k < 25; k++) {
+        char raw[128], want[32];
+        int id = c->i * 1000 + k;
+        int n = snprintf(raw, sizeof(raw), "GET /foreign/%d HTTP/1.1\r\nHost: x\r\n\r\n", id);
+        static __thread resp r;
+        if (!send_all(fd, raw, (size_t)n) || !read_resp(fd, &r, false, 10000))
+            break;
+        snprintf(want, sizeof(want), "%d ", id);
+        unsigned th = 0;
+        if (r.status == 200 && !strncmp(r.body, want, strlen(want)) &&
+            sscanf(r.body + strlen(want), "%u", &th) == 1 && th < 2) {
+            c->ok++;
+            c->threads |= 1u << th;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static void test_foreign_answers(void)
+{
+    pthread_t ans;
+    pthread_create(&ans, NULL, foreign_answerer, NULL);
+    enum { NC = 40 };
+    static struct fclient c[NC];
+    for (int i = 0; i < NC; i++) {
+        c[i] = (struct fclient){.i = i};
+        pthread_create(&c[i].th, NULL, foreign_client, &c[i]);
+    }
+    int ok = 0;
+    unsigned threads = 0;
+    for (int i = 0; i < NC; i++) {
+        pthread_join(c[i].th, NULL);
+        ok += c[i].ok;
+        threads |= c[i].threads;
+    }
+    pthread_mutex_lock(&fq_mu);
+    fq_stop = true;
+    pthread_cond_broadcast(&fq_cv);
+    pthread_mutex_unlock(&fq_mu);
+    pthread_join(ans, NULL);
+    /* every answer reached its own connection, on both polling threads */
+    CHECK_INT(ok, NC * 25);
+    CHECK_INT(threads, 3);
+    CHECK_INT(atomic_load(&fq_wrong_thread), 0);
+}
+
 static char access_line[512];
 static void capture_log(fc_log_level level, const char *line, void *ud)
 {
@@ -389,6 +502,7 @@ int main(void)
     test_blocking_does_not_stall();
     test_async_waits();
     test_disconnect();
+    test_foreign_answers();
     fc_app_free(app);
     test_sigterm();
     TAP_DONE();

@@ -304,6 +304,73 @@ static void h_nodb(fc_request *req)
     fc_response_json_str(req, 200, rc == FC_EINVAL ? "{\"einval\":true}" : "{\"einval\":false}");
 }
 
+/* /where: the handler, its query's callback, and a transaction's BEGIN,
+ * statement and COMMIT callbacks must all run on the polling thread that owns
+ * the connection; the answer says "<thread> <steps on it>/<steps>" */
+struct where {
+    pthread_t handler;
+    int same, steps;
+};
+
+static void where_step(fc_request *req)
+{
+    struct where *w = fc_request_data(req);
+    w->steps++;
+    if (pthread_equal(pthread_self(), w->handler) && fc__loop_current() == req->loop)
+        w->same++;
+}
+
+static void where_done(fc_request *req, const fc_pg_result *r, void *ud)
+{
+    struct where *w = fc_request_data(req);
+    (void)ud;
+    where_step(req);
+    if (fc_pg_ok(r) != 0) {
+        fc_abort(req, 503, fc_pg_error(r));
+        return;
+    }
+    char body[64];
+    snprintf(body, sizeof(body), "%u %d/%d", fc__loop_index(req->loop), w->same, w->steps);
+    fc_response_text(req, 200, body);
+}
+
+static void where_txq(fc_request *req, fc_pg_tx *tx, const fc_pg_result *r, void *ud)
+{
+    (void)ud;
+    where_step(req);
+    if (fc_pg_ok(r) != 0 || fc_pg_tx_commit(tx, where_done, NULL) != 0)
+        fc_abort(req, 503, "transaction failed");
+}
+
+static void where_begun(fc_request *req, fc_pg_tx *tx, const fc_pg_result *r, void *ud)
+{
+    (void)ud;
+    where_step(req);
+    if (!tx || fc_pg_ok(r) != 0 || fc_pg_tx_query(tx, "SELECT 2", 0, NULL, where_txq, NULL) != 0)
+        fc_abort(req, 503, "transaction failed");
+}
+
+static void where_q(fc_request *req, const fc_pg_result *r, void *ud)
+{
+    (void)ud;
+    where_step(req);
+    if (fc_pg_ok(r) != 0 || fc_pg_begin(req, where_begun, NULL) != 0)
+        fc_abort(req, 503, "query failed");
+}
+
+static void h_where(fc_request *req)
+{
+    struct where *w = fc_request_alloc(req, sizeof(*w));
+    if (!w) {
+        fc_abort(req, 500, NULL);
+        return;
+    }
+    *w = (struct where){.handler = pthread_self()};
+    fc_request_set_data(req, w);
+    if (fc_pg_query(req, "SELECT 1", 0, NULL, where_q, NULL) != 0)
+        fc_abort(req, 503, "query failed");
+}
+
 /* ---- tests ---- */
 static int query_status(fc_app *app, const char *sql, const char *p1, json_object **out)
 {
@@ -463,6 +530,33 @@ static void test_concurrent(int port)
             fprintf(stderr, "concurrent %d: %d %s\n", i, c[i].r.status, c[i].r.body);
     }
     CHECK_INT(ok, N);
+}
+
+/* 60 connections over a two-thread server: every callback of every request
+ * ran on the thread of its handler, and both threads served */
+static void test_same_thread(int port)
+{
+    enum { N = 60 };
+    static struct conc c[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = (struct conc){.port = port, .i = i, .path = "/where"};
+        pthread_create(&c[i].t, NULL, conc_main, &c[i]);
+    }
+    int ok = 0;
+    unsigned threads = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(c[i].t, NULL);
+        unsigned th = 9;
+        if (c[i].r.status == 200 && sscanf(c[i].r.body, "%u 4/4", &th) == 1 && th < 2 &&
+            strstr(c[i].r.body, " 4/4")) {
+            ok++;
+            threads |= 1u << th;
+        } else {
+            fprintf(stderr, "where %d: %d %s\n", i, c[i].r.status, c[i].r.body);
+        }
+    }
+    CHECK_INT(ok, N);
+    CHECK_INT(threads, 3);
 }
 
 /* A callback that takes CPU time (here: sleeps 400 ms) on a 300-row result
@@ -800,6 +894,7 @@ int main(void)
     fc_route(bp, "GET", "/qw", h_qw, NULL, 0);
     fc_route(bp, "GET", "/types", h_types, NULL, 0);
     fc_route(bp, "GET", "/tx", h_tx, NULL, 0);
+    fc_route(bp, "GET", "/where", h_where, NULL, 0);
     fc_route(bp, "GET", "/txsleep", h_txsleep, NULL, 0);
     fc_route(bp, "GET", "/sync", h_sync, NULL, FC_BLOCKING);
     fc_route(bp, "GET", "/nodb", h_nodb, NULL, 0);
@@ -850,6 +945,7 @@ int main(void)
     test_tx(a);
     test_sync(a);
     test_concurrent(fc_app_port(a));
+    test_same_thread(fc_app_port(a));
     test_worker_callbacks(fc_app_port(a));
     fprintf(stderr, "test_pg: basic %llu ms\n", (unsigned long long)(fc__now_ms() - t0));
     test_queue(b);

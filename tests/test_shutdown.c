@@ -9,7 +9,8 @@
  * (FC_UNDER_VALGRIND, set by tests/vg-run) the forked child runs under
  * valgrind too, whose --error-exitcode turns a leak into a non-zero exit.
  * Without PostgreSQL the database third is replaced by async requests and
- * the test says so. */
+ * the test says so. Every answer names the polling thread that owns its
+ * connection (X-Thread): each kind must have been in flight on both. */
 #include "internal.h"
 #include "tap.h"
 #include "httpc.h"
@@ -28,6 +29,14 @@
 /* ---- the app (runs in the child) ---- */
 FC_BLUEPRINT(sd, "");
 
+/* the polling thread that owns the request's connection */
+static void tag(fc_request *req)
+{
+    char t[16];
+    snprintf(t, sizeof(t), "%u", fc__loop_index(req->loop));
+    fc_response_set_header(req, "X-Thread", t);
+}
+
 FC_ROUTE(sd, "GET", "/ping", ping)
 {
     fc_response_text(req, 200, "pong");
@@ -36,12 +45,14 @@ FC_ROUTE(sd, "GET", "/ping", ping)
 FC_ROUTE_BLOCKING(sd, "GET", "/block", block)
 {
     usleep(1000 * 1000);
+    tag(req);
     fc_response_text(req, 200, "blocked 1 s");
 }
 
 static void woke(fc_request *req, void *ud)
 {
     (void)ud;
+    tag(req);
     fc_response_text(req, 200, "waited 1 s");
 }
 
@@ -53,6 +64,7 @@ FC_ROUTE(sd, "GET", "/async", async_wait)
 static void slept(fc_request *req, const fc_pg_result *r, void *ud)
 {
     (void)ud;
+    tag(req);
     if (fc_pg_ok(r) != 0)
         fc_abort(req, 503, fc_pg_error(r));
     else
@@ -71,6 +83,7 @@ struct call {
     const char *path, *want;
     int port;
     int status;
+    int thread; /* X-Thread, -1 if none */
     uint64_t done_ms;
     char body[64];
     pthread_t th;
@@ -105,6 +118,8 @@ static void *call_run(void *p)
         const char *cl = e ? strcasestr(buf, "\r\nContent-Length:") : NULL;
         if (e && cl && have - (size_t)(e + 4 - buf) >= strtoul(cl + 17, NULL, 10)) {
             c->status = (int)strtol(buf + 9, NULL, 10);
+            const char *th = strcasestr(buf, "\r\nX-Thread:");
+            c->thread = th && th < e ? (int)strtol(th + 11, NULL, 10) : -1;
             snprintf(c->body, sizeof(c->body), "%s", e + 4);
             break;
         }
@@ -236,9 +251,12 @@ int main(void)
     CHECK(!served);
 
     int n200 = 0;
+    unsigned seen[3] = {0}; /* per kind: bit t = answered by polling thread t */
     uint64_t t_done = t_sig;
     for (int i = 0; i < N; i++) {
         pthread_join(calls[i].th, NULL);
+        if (calls[i].thread >= 0 && calls[i].thread < 2)
+            seen[calls[i].path[1] == 'b' ? 0 : calls[i].path[1] == 'a' ? 1 : 2] |= 1u << calls[i].thread;
         if (calls[i].done_ms > t_done)
             t_done = calls[i].done_ms;
         if (calls[i].status == 200 && !strcmp(calls[i].body, calls[i].want))
@@ -248,6 +266,10 @@ int main(void)
                     calls[i].body);
     }
     CHECK_INT(n200, N);
+    /* the signal found each kind in flight on both polling threads */
+    CHECK_INT(seen[0], 3);
+    CHECK_INT(seen[1], 3);
+    CHECK_INT(seen[2], have_pg ? 3 : 0);
     int st = 0;
     CHECK_INT(waitpid(pid, &st, 0), pid);
     uint64_t t_exit = fc__now_ms();
