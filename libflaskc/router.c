@@ -122,30 +122,6 @@ static bool is_hex(char c)
 }
 static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
-static char *dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 4;
-    while (nc < need)
-        nc *= 2;
-    void *q = realloc(*p, nc * size);
-    if (!q)
-        return FC_ENOMEM;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-
 /* ----- methods ---------------------------------------------------------- */
 
 unsigned fc__method_bit(const char *name)
@@ -156,6 +132,8 @@ unsigned fc__method_bit(const char *name)
     return 0;
 }
 
+static bool is_method_sep(char c) { return c == ',' || c == '|' || c == ' ' || c == '\t'; }
+
 int fc__methods_parse(const char *spec, unsigned *mask)
 {
     unsigned m = 0;
@@ -163,20 +141,17 @@ int fc__methods_parse(const char *spec, unsigned *mask)
         return FC_EINVAL;
     const char *p = spec;
     while (*p) {
-        if (*p == ',' || *p == '|' || is_space(*p)) {
+        if (is_method_sep(*p)) {
             p++;
             continue;
         }
-        char word[16];
         size_t n = 0;
-        while (p[n] && p[n] != ',' && p[n] != '|' && !is_space(p[n]))
+        while (p[n] && !is_method_sep(p[n]))
             n++;
-        if (n >= sizeof(word))
-            return FC_EINVAL;
-        for (size_t i = 0; i < n; i++)
-            word[i] = (char)((p[i] >= 'a' && p[i] <= 'z') ? p[i] - 32 : p[i]);
-        word[n] = '\0';
-        unsigned bit = fc__method_bit(word);
+        unsigned bit = 0;
+        for (size_t i = 0; i < NMETHODS && !bit; i++)
+            if (strlen(method_names[i]) == n && fc__strncasecmp(p, method_names[i], n) == 0)
+                bit = 1u << i;
         if (!bit)
             return FC_EINVAL;
         m |= bit;
@@ -236,34 +211,14 @@ static bool parse_double(const char *s, size_t n, double *out)
     return true;
 }
 
-/* Whole signed decimal; false on junk or overflow of long long. */
-static bool parse_ll(const char *s, size_t n, bool allow_sign, long long *out,
-                     size_t *ndigits)
+/* Werkzeug's "-?\d+": fc__parse_ll, except that a '+' sign is refused, as
+ * Werkzeug does ("/n/+5" is a 404, "min=+1" a bad rule). *ndigits: without the sign. */
+static bool parse_int(const char *s, size_t n, bool allow_sign, long long *out, size_t *ndigits)
 {
-    bool neg = false;
-    size_t i = 0;
-    unsigned long long v = 0, lim = (unsigned long long)LLONG_MAX;
-    if (allow_sign && n > 0 && s[0] == '-') {
-        neg = true;
-        lim += 1;
-        i = 1;
-    }
-    if (i == n)
+    if ((n > 0 && s[0] == '+') || fc__parse_ll(s, n, allow_sign, out) != 0)
         return false;
-    for (size_t k = i; k < n; k++) {
-        if (!is_digit(s[k]))
-            return false;
-        unsigned d = (unsigned)(s[k] - '0');
-        if (v > (lim - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
     if (ndigits)
-        *ndigits = n - i;
-    if (neg)
-        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    else
-        *out = (long long)v;
+        *ndigits = n - (s[0] == '-');
     return true;
 }
 
@@ -305,7 +260,7 @@ static bool conv_check(const struct conv *cv, const char *s, size_t n, long long
         return n > 0 && s[0] != '/';
     case FC__ARG_INT: {
         size_t nd;
-        if (!parse_ll(s, n, cv->is_signed, i, &nd))
+        if (!parse_int(s, n, cv->is_signed, i, &nd))
             return false;
         if (cv->fixed_digits && nd != cv->fixed_digits)
             return false;
@@ -353,7 +308,7 @@ static int conv_arg(struct conv *cv, const char *key, size_t klen, size_t pos, c
     if (cv->type == FC__ARG_ANY) {
         if (key)
             return seterr(err, errlen, "any() takes only positional items");
-        if (grow((void **)&cv->items, &cv->capitems, cv->nitems + 1, sizeof(char *)) < 0 ||
+        if (fc__vec_grow((void **)&cv->items, &cv->capitems, cv->nitems + 1, sizeof(char *)) < 0 ||
             !(cv->items[cv->nitems] = malloc(vl + 1)))
             return FC_ENOMEM;
         memcpy(cv->items[cv->nitems], v, vl);
@@ -380,7 +335,7 @@ static int conv_arg(struct conv *cv, const char *key, size_t klen, size_t pos, c
             return seterr(err, errlen, "%s must be a number", name);
         *(name[1] == 'i' ? &cv->dmin : &cv->dmax) = d;
         *(name[1] == 'i' ? &cv->has_min : &cv->has_max) = true;
-    } else if (!parse_ll(t, vl, cv->type == FC__ARG_INT && name[0] == 'm', &ll, NULL) ||
+    } else if (!parse_int(t, vl, cv->type == FC__ARG_INT && name[0] == 'm', &ll, NULL) ||
                (name[0] == 'f' && ll > 64)) {
         return seterr(err, errlen, "%s must be a %s integer", name,
                       name[0] == 'm' && cv->type == FC__ARG_INT ? "" : "small non-negative");
@@ -519,7 +474,8 @@ static int add_literal(struct rule *ru, struct pbuf *pb, const char *s, size_t n
 {
     if (n == 0)
         return 0;
-    if (grow((void **)&ru->pieces, &pb->cap_pieces, ru->npieces + 1, sizeof(struct piece)) < 0)
+    if (fc__vec_grow((void **)&ru->pieces, &pb->cap_pieces, ru->npieces + 1,
+                     sizeof(struct piece)) < 0)
         return FC_ENOMEM;
     struct piece *p = &ru->pieces[ru->npieces];
     if (!(p->lit = malloc(n + 1)))
@@ -584,8 +540,9 @@ static int add_var(struct rule *ru, struct pbuf *pb, const char *t, size_t n, si
             return seterr(err, errlen, "variable '%.*s' used twice", (int)vlen, vname);
     if (ru->nvars >= MAX_VARS)
         return seterr(err, errlen, "too many variables (max %d)", MAX_VARS);
-    if (grow((void **)&ru->vars, &pb->cap_vars, ru->nvars + 1, sizeof(struct var)) < 0 ||
-        grow((void **)&ru->pieces, &pb->cap_pieces, ru->npieces + 1, sizeof(struct piece)) < 0)
+    if (fc__vec_grow((void **)&ru->vars, &pb->cap_vars, ru->nvars + 1, sizeof(struct var)) < 0 ||
+        fc__vec_grow((void **)&ru->pieces, &pb->cap_pieces, ru->npieces + 1,
+                     sizeof(struct piece)) < 0)
         return FC_ENOMEM;
     struct var *v = &ru->vars[ru->nvars];
     int rc = conv_setup(&v->cv, cname, cnlen, has_args ? t + as : NULL, ae - as, err, errlen);
@@ -609,7 +566,7 @@ static int add_var(struct rule *ru, struct pbuf *pb, const char *t, size_t n, si
 static int add_seg(struct rule *ru, struct pbuf *pb, size_t first, bool final, bool suffixed,
                    const char *text)
 {
-    if (grow((void **)&ru->segs, &pb->cap_segs, ru->nsegs + 1, sizeof(struct seg)) < 0)
+    if (fc__vec_grow((void **)&ru->segs, &pb->cap_segs, ru->nsegs + 1, sizeof(struct seg)) < 0)
         return FC_ENOMEM;
     struct seg *s = &ru->segs[ru->nsegs];
     size_t len = 0;
@@ -783,7 +740,7 @@ static struct node *node_child(fc__router *r, struct node *nd, const struct rule
         size_t i = static_find(nd, s->key, s->keylen, &found);
         if (found)
             return nd->st[i].n;
-        if (grow((void **)&nd->st, &nd->capst, nd->nst + 1, sizeof(*nd->st)) < 0 ||
+        if (fc__vec_grow((void **)&nd->st, &nd->capst, nd->nst + 1, sizeof(*nd->st)) < 0 ||
             !(c = calloc(1, sizeof(*c))))
             return NULL;
         memmove(nd->st + i + 1, nd->st + i, (nd->nst - i) * sizeof(*nd->st));
@@ -797,7 +754,7 @@ static struct node *node_child(fc__router *r, struct node *nd, const struct rule
             !label_cmp(c->key, c->keylen, s->key, s->keylen))
             return c;
     }
-    if (grow((void **)&nd->dyn, &nd->capdyn, nd->ndyn + 1, sizeof(*nd->dyn)) < 0 ||
+    if (fc__vec_grow((void **)&nd->dyn, &nd->capdyn, nd->ndyn + 1, sizeof(*nd->dyn)) < 0 ||
         !(c = calloc(1, sizeof(*c))))
         return NULL;
     c->pieces = ru->pieces + s->first;
@@ -853,14 +810,14 @@ int fc__router_add(fc__router *r, const char *rule, unsigned methods, const char
     if (!methods || methods >= (1u << NMETHODS))
         return seterr(err, errlen, "bad method mask 0x%x", methods);
     /* reserve first so that keeping the parsed rule can never fail */
-    if (grow((void **)&r->owned, &r->capowned, r->nowned + 1, sizeof(*r->owned)) < 0)
+    if (fc__vec_grow((void **)&r->owned, &r->capowned, r->nowned + 1, sizeof(*r->owned)) < 0)
         return FC_ENOMEM;
     struct rule **nr = realloc(r->rules, (r->nrules + 1) * sizeof(*nr));
     if (!nr)
         return FC_ENOMEM;
     r->rules = nr;
-    if (!(ru = calloc(1, sizeof(*ru))) || !(ru->text = dup(rule)) ||
-        !(ru->endpoint = dup(endpoint ? endpoint : rule)))
+    if (!(ru = calloc(1, sizeof(*ru))) || !(ru->text = strdup(rule)) ||
+        !(ru->endpoint = strdup(endpoint ? endpoint : rule)))
         goto fail;
     ru->route = route;
     ru->flags = flags;
@@ -884,7 +841,7 @@ int fc__router_add(fc__router *r, const char *rule, unsigned methods, const char
             seterr(err, errlen, "rule '%s' already registered for these methods", rule);
             return FC_EEXIST;
         }
-    if (grow((void **)&nd->rules, &nd->caprules, nd->nrules + 1, sizeof(*nd->rules)) < 0)
+    if (fc__vec_grow((void **)&nd->rules, &nd->caprules, nd->nrules + 1, sizeof(*nd->rules)) < 0)
         return FC_ENOMEM;
     nd->rules[nd->nrules++] = ru;
     r->rules[r->nrules++] = ru;
@@ -1143,40 +1100,6 @@ int fc__router_match(const fc__router *r, unsigned method, const char *path, siz
 
 /* ----- url_for ------------------------------------------------------------ */
 
-struct sbuf {
-    char *d;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom || grow((void **)&b->d, &b->cap, b->len + n + 1, 1) < 0) {
-        b->oom = true;
-        return;
-    }
-    memcpy(b->d + b->len, s, n);
-    b->len += n;
-    b->d[b->len] = '\0';
-}
-
-static void sb_encode(struct sbuf *b, const char *s, size_t n, const char *safe, bool plus)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c) || c == '-' ||
-            c == '.' || c == '_' || c == '~' || (c && strchr(safe, c))) {
-            sb_put(b, (const char *)&s[i], 1);
-        } else if (c == ' ' && plus) {
-            sb_put(b, "+", 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            sb_put(b, e, 3);
-        }
-    }
-}
-
 #define PATH_SAFE "!$&'()*+,;=:@"
 #define QUERY_SAFE "!$'()*,/:;?@"
 
@@ -1196,8 +1119,9 @@ static bool is_var(const struct rule *ru, const char *name)
     return false;
 }
 
-/* Append one variable's value in URL form; false when the converter refuses it. */
-static bool put_value(struct sbuf *b, const struct conv *cv, const char *v)
+/* Append one variable's value in URL form; false when the converter refuses
+ * it. An append that runs out of memory sets *oom and the walk goes on. */
+static bool put_value(fc__buf *b, const struct conv *cv, const char *v, bool *oom)
 {
     size_t n = strlen(v);
     long long i;
@@ -1210,7 +1134,7 @@ static bool put_value(struct sbuf *b, const struct conv *cv, const char *v)
         if (!conv_check(&loose, v, n, &i, &d))
             return false;
         snprintf(tmp, sizeof(tmp), "%0*lld", (int)cv->fixed_digits, i);
-        sb_put(b, tmp, strlen(tmp));
+        *oom |= fc__buf_puts(b, tmp) != 0;
         return true;
     }
     case FC__ARG_UUID:
@@ -1218,12 +1142,12 @@ static bool put_value(struct sbuf *b, const struct conv *cv, const char *v)
             return false;
         for (size_t k = 0; k < n; k++)
             tmp[k] = (char)((v[k] >= 'A' && v[k] <= 'F') ? v[k] + 32 : v[k]);
-        sb_put(b, tmp, n);
+        *oom |= fc__buf_append(b, tmp, n) != 0;
         return true;
     case FC__ARG_PATH:
         if (n == 0)
             return false;
-        sb_encode(b, v, n, PATH_SAFE "/", false);
+        *oom |= fc__url_encode(b, v, n, PATH_SAFE "/", false) != 0;
         return true;
     case FC__ARG_STRING:
     case FC__ARG_FLOAT:
@@ -1232,7 +1156,7 @@ static bool put_value(struct sbuf *b, const struct conv *cv, const char *v)
     }
     if (!conv_check(cv, v, n, &i, &d))
         return false;
-    sb_encode(b, v, n, PATH_SAFE, false);
+    *oom |= fc__url_encode(b, v, n, PATH_SAFE, false) != 0;
     return true;
 }
 
@@ -1240,7 +1164,10 @@ int fc__router_build(const fc__router *r, const char *endpoint, const char *cons
 {
     const struct rule *ru = NULL;
     bool seen = false;
-    struct sbuf b = {NULL, 0, 0, false};
+    fc__buf b = {NULL, 0, 0};
+    /* an append that fails is only reported at the end: a value the
+     * converter refuses is FC_EINVAL even after an out-of-memory */
+    bool oom = false;
     size_t nkv = 0;
     if (out)
         *out = NULL;
@@ -1266,14 +1193,15 @@ int fc__router_build(const fc__router *r, const char *endpoint, const char *cons
     if (!ru)
         return seen ? FC_EINVAL : FC_ENOENT;
     for (size_t s = 0; s < ru->nsegs; s++) {
-        sb_put(&b, "/", 1);
+        oom |= fc__buf_append(&b, "/", 1) != 0;
         const struct seg *sg = &ru->segs[s];
         for (size_t k = sg->first; k < sg->first + sg->count; k++) {
             const struct piece *p = &ru->pieces[k];
             if (p->var < 0) {
-                sb_encode(&b, p->lit, p->litlen, PATH_SAFE "/", false);
-            } else if (!put_value(&b, &ru->vars[p->var].cv, kv_get(kv, ru->vars[p->var].name))) {
-                free(b.d);
+                oom |= fc__url_encode(&b, p->lit, p->litlen, PATH_SAFE "/", false) != 0;
+            } else if (!put_value(&b, &ru->vars[p->var].cv, kv_get(kv, ru->vars[p->var].name),
+                                  &oom)) {
+                fc__buf_free(&b);
                 return FC_EINVAL;
             }
         }
@@ -1282,16 +1210,16 @@ int fc__router_build(const fc__router *r, const char *endpoint, const char *cons
     for (size_t i = 0; i < nkv; i += 2) {
         if (is_var(ru, kv[i]))
             continue;
-        sb_put(&b, first ? "?" : "&", 1);
+        oom |= fc__buf_append(&b, first ? "?" : "&", 1) != 0;
         first = false;
-        sb_encode(&b, kv[i], strlen(kv[i]), QUERY_SAFE, true);
-        sb_put(&b, "=", 1);
-        sb_encode(&b, kv[i + 1], strlen(kv[i + 1]), QUERY_SAFE, true);
+        oom |= fc__url_encode(&b, kv[i], strlen(kv[i]), QUERY_SAFE, true) != 0;
+        oom |= fc__buf_append(&b, "=", 1) != 0;
+        oom |= fc__url_encode(&b, kv[i + 1], strlen(kv[i + 1]), QUERY_SAFE, true) != 0;
     }
-    if (b.oom) {
-        free(b.d);
+    if (oom || !fc__buf_cstr(&b)) {
+        fc__buf_free(&b);
         return FC_ENOMEM;
     }
-    *out = b.d;
+    *out = b.data;
     return 0;
 }
