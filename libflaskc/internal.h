@@ -135,7 +135,7 @@ int fc__form_multipart(const char *body, size_t len, const char *content_type,
                        const fc__form_limits *lim, fc__arena *a, fc__kvlist *fields,
                        fc__filelist *files, const char **err);
 
-/* ===== router.c: rules, radix tree, matching, url_for (pure) =========== */
+/* ===== rule.c, router.c: rules, radix tree, matching, url_for (pure) === */
 enum {
     FC__M_GET = 1u << 0,
     FC__M_HEAD = 1u << 1,

@@ -1,4 +1,4 @@
-/* test_router.c — unit tests of router.c: rule syntax, converters, priority,
+/* test_router.c — unit tests of rule.c and router.c: rule syntax, converters, priority,
  * backtracking, 308/404/405/OPTIONS semantics, merge_slashes, url_for, scale. */
 #include "internal.h"
 #include "tap.h"
