@@ -13,6 +13,17 @@ static int buf_putc(fc__buf *b, char c)
     return fc__buf_append(b, &c, 1);
 }
 
+/* After a failed append (rc != 0) the buffer is cut back to @p start. Returns rc. */
+static int buf_undo(fc__buf *b, size_t start, int rc)
+{
+    if (rc) {
+        b->len = start;
+        if (b->data)
+            b->data[start] = '\0';
+    }
+    return rc;
+}
+
 /* ===== character classes ================================================== */
 
 static int hexval(unsigned char c)
@@ -172,12 +183,8 @@ int fc__url_encode(fc__buf *b, const char *s, size_t len, const char *safe, bool
             char e[3] = {'%', hexdig[c >> 4], hexdig[c & 15]};
             rc = fc__buf_append(b, e, 3);
         }
-        if (rc) {
-            b->len = start;
-            if (b->data)
-                b->data[start] = '\0';
-            return rc;
-        }
+        if (rc)
+            return buf_undo(b, start, rc);
     }
     return fc__buf_cstr(b) ? 0 : FC_ENOMEM;
 }
@@ -349,12 +356,7 @@ int fc__cookie_format(fc__buf *b, const char *name, const char *value, const fc_
                                                               : "None";
         rc = fc__buf_printf(b, "; SameSite=%s", ss);
     }
-    if (rc) {
-        b->len = start;
-        if (b->data)
-            b->data[start] = '\0';
-    }
-    return rc;
+    return buf_undo(b, start, rc);
 }
 
 /* ===== escaping =========================================================== */
@@ -383,12 +385,7 @@ int fc__html_escape(fc__buf *b, const char *s)
             break;
         run = s + 1;
     }
-    if (rc) {
-        b->len = start;
-        if (b->data)
-            b->data[start] = '\0';
-    }
-    return rc;
+    return buf_undo(b, start, rc);
 }
 
 int fc__json_escape(fc__buf *b, const char *s)
@@ -432,12 +429,7 @@ int fc__json_escape(fc__buf *b, const char *s)
     }
     if (!rc)
         rc = buf_putc(b, '"');
-    if (rc) {
-        b->len = start;
-        if (b->data)
-            b->data[start] = '\0';
-    }
-    return rc;
+    return buf_undo(b, start, rc);
 }
 
 /* ===== content types ====================================================== */
