@@ -27,7 +27,7 @@ char *fc__arena_strdup(fc__arena *a, const char *s);
 int fc__arena_defer(fc__arena *a, void (*fn)(void *), void *p);
 void fc__arena_free(fc__arena *a);
 
-/* ===== str.c: strings, lists and the small parsers (pure) ============== */
+/* ===== str.c: strings, buffers, kv lists, case, UTF-8, integers (pure) = */
 
 /** A growable byte buffer on the heap (not the arena). */
 typedef struct fc__buf {
@@ -62,6 +62,19 @@ const char *fc__kv_get_ci(const fc__kvlist *l, const char *key);
 /** All values for @p key (exact), in an arena array; *n = count; NULL when none. */
 const char *const *fc__kv_list(const fc__kvlist *l, fc__arena *a, const char *key, size_t *n);
 
+/** ASCII case-insensitive compare. */
+int fc__strcasecmp(const char *a, const char *b);
+int fc__strncasecmp(const char *a, const char *b, size_t n);
+/** True when @p s is valid UTF-8. */
+bool fc__utf8_valid(const char *s, size_t len);
+/** Length of the valid UTF-8 sequence at @p s (@p n > 0 bytes available), 0 if invalid. */
+size_t fc__utf8_seq(const char *s, size_t n);
+/** Parse a whole decimal integer string (no sign unless allow_sign, no spaces).
+ *  0 ok, FC_ERANGE on overflow or junk. */
+int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out);
+
+/* ===== http.c: HTTP syntax: query, cookies, content types, dates (pure) = */
+
 /** Decode %XX in place (invalid escapes stay literal); '+' becomes ' ' when
  *  @p plus_is_space. Returns the new length; s is NUL-terminated after it. */
 size_t fc__percent_decode(char *s, size_t len, bool plus_is_space);
@@ -82,14 +95,6 @@ int fc__json_escape(fc__buf *b, const char *s);
 bool fc__header_value_ok(const char *s);
 /** True when @p s is a non-empty RFC 7230 token (header name, method). */
 bool fc__token_ok(const char *s);
-/** ASCII case-insensitive compare. */
-int fc__strcasecmp(const char *a, const char *b);
-int fc__strncasecmp(const char *a, const char *b, size_t n);
-/** True when @p s is valid UTF-8. */
-bool fc__utf8_valid(const char *s, size_t len);
-/** Parse a whole decimal integer string (no sign unless allow_sign, no spaces).
- *  0 ok, FC_ERANGE on overflow or junk. */
-int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out);
 /** The mime type of a Content-Type value (lower-cased, no parameters) into the arena. */
 char *fc__mimetype(fc__arena *a, const char *content_type);
 /** A parameter of a Content-Type value ("boundary"), unquoted, into the arena; NULL if none. */
@@ -135,7 +140,7 @@ int fc__form_multipart(const char *body, size_t len, const char *content_type,
                        const fc__form_limits *lim, fc__arena *a, fc__kvlist *fields,
                        fc__filelist *files, const char **err);
 
-/* ===== router.c: rules, radix tree, matching, url_for (pure) =========== */
+/* ===== rule.c, router.c: rules, radix tree, matching, url_for (pure) === */
 enum {
     FC__M_GET = 1u << 0,
     FC__M_HEAD = 1u << 1,

@@ -1,70 +1,75 @@
-/* router.c — the rule compiler, the segment trie and matching with Werkzeug's
- * semantics (404, 405 + Allow, 308 slash/merge redirects, HEAD, OPTIONS), url_for. */
-#include "internal.h"
+/* router.c — the rule set, as Werkzeug's map.py and matcher.py: method masks, the segment trie
+ * (its insert and its walk share one ordering), 404/405/308/HEAD/OPTIONS, url_for's rule choice. */
+#include "router_int.h"
 
-#include <limits.h>
-#include <locale.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_VARS 32 /* variables in one rule (bounds the capture stack) */
 
 static const char *const method_names[] = {"GET",   "HEAD",    "POST",  "PUT",    "DELETE",
                                            "PATCH", "OPTIONS", "TRACE", "CONNECT"};
 #define NMETHODS (sizeof(method_names) / sizeof(method_names[0]))
 
-/* ----- rules ------------------------------------------------------------ */
+/* ----- methods ---------------------------------------------------------- */
 
-struct conv {
-    fc__argtype type;
-    int weight;           /* Werkzeug weight: lower is tried first */
-    size_t minlen, maxlen; /* string, in code points */
-    bool is_signed;       /* int, float */
-    unsigned fixed_digits; /* int, 0 = any */
-    bool has_min, has_max;
-    long long imin, imax;
-    double dmin, dmax;
-    char **items; /* any */
-    size_t nitems, capitems;
-};
+unsigned fc__method_bit(const char *name)
+{
+    for (size_t i = 0; name && i < NMETHODS; i++)
+        if (strcmp(name, method_names[i]) == 0)
+            return 1u << i;
+    return 0;
+}
 
-struct var {
-    char *name;
-    struct conv cv;
-    size_t spec_off, spec_len; /* "int(max=5)" in the rule text, for node keys */
-};
+static bool is_method_sep(char c) { return c == ',' || c == '|' || c == ' ' || c == '\t'; }
 
-/* A rule is a list of pieces: literal text or a variable. */
-struct piece {
-    char *lit; /* literal when var < 0 */
-    size_t litlen;
-    int var;
-};
+int fc__methods_parse(const char *spec, unsigned *mask)
+{
+    unsigned m = 0;
+    if (!spec || !mask)
+        return FC_EINVAL;
+    const char *p = spec;
+    while (*p) {
+        if (is_method_sep(*p)) {
+            p++;
+            continue;
+        }
+        size_t n = 0;
+        while (p[n] && !is_method_sep(p[n]))
+            n++;
+        unsigned bit = 0;
+        for (size_t i = 0; i < NMETHODS && !bit; i++)
+            if (strlen(method_names[i]) == n && fc__strncasecmp(p, method_names[i], n) == 0)
+                bit = 1u << i;
+        if (!bit)
+            return FC_EINVAL;
+        m |= bit;
+        p += n;
+    }
+    if (!m)
+        return FC_EINVAL;
+    *mask = m;
+    return 0;
+}
 
-/* One trie step: the pieces of one path segment, or of everything from the
- * segment holding a path converter to the end ("final"). */
-struct seg {
-    size_t first, count;
-    bool is_static, final, suffixed;
-    char *key; /* static: the text; dynamic: the pattern without names */
-    size_t keylen;
-};
+void fc__methods_format(unsigned mask, char *buf, size_t cap)
+{
+    size_t len = 0;
+    if (!buf || !cap)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < NMETHODS; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        int w = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", method_names[i]);
+        if (w < 0 || (size_t)w >= cap - len) {
+            buf[len] = '\0'; /* never a truncated name */
+            return;
+        }
+        len += (size_t)w;
+    }
+}
 
-struct rule {
-    char *text, *endpoint;
-    void *route;
-    unsigned methods, explicit_methods, flags;
-    bool auto_options;
-    struct piece *pieces;
-    size_t npieces;
-    struct var *vars;
-    size_t nvars;
-    struct seg *segs;
-    size_t nsegs;
-};
+/* ----- the trie ----------------------------------------------------------- */
 
 struct node;
 struct schild {
@@ -98,601 +103,6 @@ struct fc__router {
     size_t nowned, capowned;
     size_t nodes_made;
 };
-
-__attribute__((format(printf, 3, 4))) static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return FC_EINVAL;
-}
-
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_ident_start(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-static bool is_ident(char c) { return is_ident_start(c) || is_digit(c); }
-static bool is_hex(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-static bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-static char *dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 4;
-    while (nc < need)
-        nc *= 2;
-    void *q = realloc(*p, nc * size);
-    if (!q)
-        return FC_ENOMEM;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-
-/* ----- methods ---------------------------------------------------------- */
-
-unsigned fc__method_bit(const char *name)
-{
-    for (size_t i = 0; name && i < NMETHODS; i++)
-        if (strcmp(name, method_names[i]) == 0)
-            return 1u << i;
-    return 0;
-}
-
-int fc__methods_parse(const char *spec, unsigned *mask)
-{
-    unsigned m = 0;
-    if (!spec || !mask)
-        return FC_EINVAL;
-    const char *p = spec;
-    while (*p) {
-        if (*p == ',' || *p == '|' || is_space(*p)) {
-            p++;
-            continue;
-        }
-        char word[16];
-        size_t n = 0;
-        while (p[n] && p[n] != ',' && p[n] != '|' && !is_space(p[n]))
-            n++;
-        if (n >= sizeof(word))
-            return FC_EINVAL;
-        for (size_t i = 0; i < n; i++)
-            word[i] = (char)((p[i] >= 'a' && p[i] <= 'z') ? p[i] - 32 : p[i]);
-        word[n] = '\0';
-        unsigned bit = fc__method_bit(word);
-        if (!bit)
-            return FC_EINVAL;
-        m |= bit;
-        p += n;
-    }
-    if (!m)
-        return FC_EINVAL;
-    *mask = m;
-    return 0;
-}
-
-void fc__methods_format(unsigned mask, char *buf, size_t cap)
-{
-    size_t len = 0;
-    if (!buf || !cap)
-        return;
-    buf[0] = '\0';
-    for (size_t i = 0; i < NMETHODS; i++) {
-        if (!(mask & (1u << i)))
-            continue;
-        int w = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", method_names[i]);
-        if (w < 0 || (size_t)w >= cap - len) {
-            buf[len] = '\0'; /* never a truncated name */
-            return;
-        }
-        len += (size_t)w;
-    }
-}
-
-/* ----- converters --------------------------------------------------------- */
-
-static size_t utf8_chars(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return c;
-}
-
-/* strtod for "[-]digits[.digits]" independent of LC_NUMERIC. */
-static bool parse_double(const char *s, size_t n, double *out)
-{
-    char tmp[64];
-    if (n == 0 || n >= sizeof(tmp))
-        return false;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    const char *dp = localeconv()->decimal_point;
-    char *dot = memchr(tmp, '.', n);
-    if (dot && dp && dp[0] && dp[0] != '.' && !dp[1])
-        *dot = dp[0];
-    char *end;
-    double d = strtod(tmp, &end);
-    if (end != tmp + n || !isfinite(d))
-        return false;
-    *out = d;
-    return true;
-}
-
-/* Whole signed decimal; false on junk or overflow of long long. */
-static bool parse_ll(const char *s, size_t n, bool allow_sign, long long *out,
-                     size_t *ndigits)
-{
-    bool neg = false;
-    size_t i = 0;
-    unsigned long long v = 0, lim = (unsigned long long)LLONG_MAX;
-    if (allow_sign && n > 0 && s[0] == '-') {
-        neg = true;
-        lim += 1;
-        i = 1;
-    }
-    if (i == n)
-        return false;
-    for (size_t k = i; k < n; k++) {
-        if (!is_digit(s[k]))
-            return false;
-        unsigned d = (unsigned)(s[k] - '0');
-        if (v > (lim - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (ndigits)
-        *ndigits = n - i;
-    if (neg)
-        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    else
-        *out = (long long)v;
-    return true;
-}
-
-static bool float_syntax(const char *s, size_t n, bool allow_sign)
-{
-    size_t i = 0, a, b;
-    if (allow_sign && n && s[0] == '-')
-        i++;
-    for (a = i; i < n && is_digit(s[i]); i++)
-        ;
-    if (i == a || i == n || s[i] != '.')
-        return false;
-    for (b = ++i; i < n && is_digit(s[i]); i++)
-        ;
-    return i == n && i > b;
-}
-
-static bool uuid_syntax(const char *s, size_t n)
-{
-    if (n != 36)
-        return false;
-    for (size_t i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !is_hex(s[i]))
-            return false;
-    }
-    return true;
-}
-
-/* Does the converter accept s[0..n)? i/d get the typed value. */
-static bool conv_check(const struct conv *cv, const char *s, size_t n, long long *i, double *d)
-{
-    switch (cv->type) {
-    case FC__ARG_STRING: {
-        size_t c = utf8_chars(s, n);
-        return c >= cv->minlen && c <= cv->maxlen;
-    }
-    case FC__ARG_PATH:
-        return n > 0 && s[0] != '/';
-    case FC__ARG_INT: {
-        size_t nd;
-        if (!parse_ll(s, n, cv->is_signed, i, &nd))
-            return false;
-        if (cv->fixed_digits && nd != cv->fixed_digits)
-            return false;
-        return !(cv->has_min && *i < cv->imin) && !(cv->has_max && *i > cv->imax);
-    }
-    case FC__ARG_FLOAT:
-        if (!float_syntax(s, n, cv->is_signed) || !parse_double(s, n, d))
-            return false;
-        return !(cv->has_min && *d < cv->dmin) && !(cv->has_max && *d > cv->dmax);
-    case FC__ARG_UUID:
-        return uuid_syntax(s, n);
-    case FC__ARG_ANY:
-        for (size_t k = 0; k < cv->nitems; k++)
-            if (strlen(cv->items[k]) == n && memcmp(cv->items[k], s, n) == 0)
-                return true;
-        return false;
-    }
-    return false;
-}
-
-static bool arg_bool(const char *v, bool *out)
-{
-    if (!strcmp(v, "True") || !strcmp(v, "true") || !strcmp(v, "False") || !strcmp(v, "false")) {
-        *out = v[0] == 'T' || v[0] == 't';
-        return true;
-    }
-    return false;
-}
-
-/* Positional order of each converter's arguments (Werkzeug's signatures). */
-static const char *const conv_params[][4] = {
-    [FC__ARG_STRING] = {"minlength", "maxlength", "length", NULL},
-    [FC__ARG_INT] = {"fixed_digits", "min", "max", "signed"},
-    [FC__ARG_FLOAT] = {"min", "max", "signed", NULL},
-};
-
-/* Apply one argument: "key=value", or the @p pos-th positional value. */
-static int conv_arg(struct conv *cv, const char *key, size_t klen, size_t pos, const char *v,
-                    size_t vl, char *err, size_t errlen)
-{
-    const char *name = NULL;
-    char t[64];
-    long long ll;
-    double d;
-    if (cv->type == FC__ARG_ANY) {
-        if (key)
-            return seterr(err, errlen, "any() takes only positional items");
-        if (grow((void **)&cv->items, &cv->capitems, cv->nitems + 1, sizeof(char *)) < 0 ||
-            !(cv->items[cv->nitems] = malloc(vl + 1)))
-            return FC_ENOMEM;
-        memcpy(cv->items[cv->nitems], v, vl);
-        cv->items[cv->nitems++][vl] = '\0';
-        return 0;
-    }
-    for (size_t p = 0; cv->type <= FC__ARG_FLOAT && p < 4 && conv_params[cv->type][p]; p++) {
-        const char *c = conv_params[cv->type][p];
-        if (key ? strlen(c) == klen && !memcmp(c, key, klen) : p == pos)
-            name = c;
-    }
-    if (!name)
-        return seterr(err, errlen, "unexpected converter argument '%.*s'",
-                      (int)(key ? klen : vl), key ? key : v);
-    if (vl >= sizeof(t))
-        return seterr(err, errlen, "argument %s is too long", name);
-    memcpy(t, v, vl);
-    t[vl] = '\0';
-    if (!strcmp(name, "signed")) {
-        if (!arg_bool(t, &cv->is_signed))
-            return seterr(err, errlen, "signed must be True or False");
-    } else if (cv->type == FC__ARG_FLOAT) {
-        if (!parse_double(t, vl, &d))
-            return seterr(err, errlen, "%s must be a number", name);
-        *(name[1] == 'i' ? &cv->dmin : &cv->dmax) = d;
-        *(name[1] == 'i' ? &cv->has_min : &cv->has_max) = true;
-    } else if (!parse_ll(t, vl, cv->type == FC__ARG_INT && name[0] == 'm', &ll, NULL) ||
-               (name[0] == 'f' && ll > 64)) {
-        return seterr(err, errlen, "%s must be a %s integer", name,
-                      name[0] == 'm' && cv->type == FC__ARG_INT ? "" : "small non-negative");
-    } else if (cv->type == FC__ARG_INT) {
-        if (name[0] == 'f') {
-            cv->fixed_digits = (unsigned)ll;
-        } else {
-            *(name[1] == 'i' ? &cv->imin : &cv->imax) = ll;
-            *(name[1] == 'i' ? &cv->has_min : &cv->has_max) = true;
-        }
-    } else {
-        if (name[0] != 'm' || name[1] == 'i')
-            cv->minlen = (size_t)ll; /* minlength, length */
-        if (name[0] != 'm' || name[1] == 'a')
-            cv->maxlen = (size_t)ll; /* maxlength, length */
-    }
-    return 0;
-}
-
-/* Parse "a, k=v, 'q,uoted'" and apply each argument to the converter. */
-static int conv_args(struct conv *cv, const char *s, size_t n, char *err, size_t errlen)
-{
-    size_t i = 0, pos = 0;
-    bool seen_key = false;
-    int rc;
-    while (i < n) {
-        const char *key = NULL;
-        size_t k, e, vs, ve;
-        while (i < n && is_space(s[i]))
-            i++;
-        for (k = i; k < n && is_ident(s[k]); k++)
-            ;
-        for (e = k; e < n && is_space(s[e]); e++)
-            ;
-        if (k > i && e < n && s[e] == '=') {
-            key = s + i;
-            for (i = e + 1; i < n && is_space(s[i]); i++)
-                ;
-        }
-        if (i < n && (s[i] == '"' || s[i] == '\'')) {
-            const char *q = memchr(s + i + 1, s[i], n - i - 1);
-            if (!q)
-                return seterr(err, errlen, "unterminated quote in converter arguments");
-            vs = i + 1;
-            ve = (size_t)(q - s);
-            i = ve + 1;
-        } else {
-            for (vs = i; i < n && s[i] != ','; i++)
-                ;
-            for (ve = i; ve > vs && is_space(s[ve - 1]); ve--)
-                ;
-            if (ve == vs)
-                return seterr(err, errlen, "empty converter argument");
-        }
-        if (!key && seen_key)
-            return seterr(err, errlen, "positional argument after a keyword argument");
-        seen_key = key != NULL;
-        if ((rc = conv_arg(cv, key, key ? k - (size_t)(key - s) : 0, pos++, s + vs, ve - vs, err,
-                           errlen)) < 0)
-            return rc;
-        while (i < n && is_space(s[i]))
-            i++;
-        if (i < n && s[i] != ',')
-            return seterr(err, errlen, "expected ',' in converter arguments");
-        i++;
-    }
-    if (cv->type == FC__ARG_ANY && cv->nitems == 0)
-        return seterr(err, errlen, "any() needs at least one item");
-    if (cv->minlen > cv->maxlen)
-        return seterr(err, errlen, "minlength is greater than maxlength");
-    return 0;
-}
-
-static int conv_setup(struct conv *cv, const char *name, size_t nlen, const char *args,
-                      size_t alen, char *err, size_t errlen)
-{
-    static const struct {
-        const char *name;
-        fc__argtype type;
-        int weight;
-    } table[] = {
-        {"default", FC__ARG_STRING, 100}, {"string", FC__ARG_STRING, 100},
-        {"int", FC__ARG_INT, 50},         {"float", FC__ARG_FLOAT, 50},
-        {"path", FC__ARG_PATH, 200},      {"uuid", FC__ARG_UUID, 50},
-        {"any", FC__ARG_ANY, 100},
-    };
-    memset(cv, 0, sizeof(*cv));
-    cv->minlen = 1;
-    cv->maxlen = SIZE_MAX;
-    for (size_t t = 0; t < sizeof(table) / sizeof(table[0]); t++) {
-        if (strlen(table[t].name) != nlen || memcmp(table[t].name, name, nlen) != 0)
-            continue;
-        cv->type = table[t].type;
-        cv->weight = table[t].weight;
-        if (args || cv->type == FC__ARG_ANY)
-            return conv_args(cv, args, alen, err, errlen);
-        return 0;
-    }
-    return seterr(err, errlen, "unknown converter '%.*s'", (int)nlen, name);
-}
-
-static void conv_free(struct conv *cv)
-{
-    for (size_t k = 0; k < cv->nitems; k++)
-        free(cv->items[k]);
-    free(cv->items);
-}
-
-static void rule_free(struct rule *ru)
-{
-    if (!ru)
-        return;
-    for (size_t i = 0; i < ru->npieces; i++)
-        free(ru->pieces[i].lit);
-    for (size_t i = 0; i < ru->nvars; i++) {
-        free(ru->vars[i].name);
-        conv_free(&ru->vars[i].cv);
-    }
-    for (size_t i = 0; i < ru->nsegs; i++)
-        free(ru->segs[i].key);
-    free(ru->pieces);
-    free(ru->vars);
-    free(ru->segs);
-    free(ru->text);
-    free(ru->endpoint);
-    free(ru);
-}
-
-/* ----- the rule compiler -------------------------------------------------- */
-
-struct pbuf {
-    size_t cap_pieces, cap_vars, cap_segs;
-};
-
-static int add_literal(struct rule *ru, struct pbuf *pb, const char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (grow((void **)&ru->pieces, &pb->cap_pieces, ru->npieces + 1, sizeof(struct piece)) < 0)
-        return FC_ENOMEM;
-    struct piece *p = &ru->pieces[ru->npieces];
-    if (!(p->lit = malloc(n + 1)))
-        return FC_ENOMEM;
-    memcpy(p->lit, s, n);
-    p->lit[n] = '\0';
-    p->litlen = n;
-    p->var = -1;
-    ru->npieces++;
-    return 0;
-}
-
-/* Parse "<conv(args):name>" at text[*i] == '<'; appends a var piece. */
-static int add_var(struct rule *ru, struct pbuf *pb, const char *t, size_t n, size_t *ip,
-                   char *err, size_t errlen)
-{
-    size_t i = *ip + 1, cs = i, as = 0, ae = 0;
-    bool has_args = false;
-    while (i < n && is_ident(t[i]))
-        i++;
-    size_t ce = i;
-    if (ce == cs || !is_ident_start(t[cs]))
-        return seterr(err, errlen, "bad variable name at offset %zu", cs);
-    if (i < n && t[i] == '(') {
-        has_args = true;
-        as = ++i;
-        char q = 0;
-        while (i < n && (q || t[i] != ')')) {
-            if (q && t[i] == q)
-                q = 0;
-            else if (!q && (t[i] == '"' || t[i] == '\''))
-                q = t[i];
-            i++;
-        }
-        if (i == n)
-            return seterr(err, errlen, "unclosed '(' in converter");
-        ae = i++;
-        if (i == n || t[i] != ':')
-            return seterr(err, errlen, "expected ':' after converter arguments");
-    }
-    const char *cname = "default", *vname = t + cs;
-    size_t cnlen = 7, vlen = ce - cs, spec_len = 0;
-    if (i < n && t[i] == ':') {
-        cname = t + cs;
-        cnlen = ce - cs;
-        spec_len = i - cs;
-        size_t vs = ++i;
-        while (i < n && is_ident(t[i]))
-            i++;
-        if (i == vs || !is_ident_start(t[vs]))
-            return seterr(err, errlen, "bad variable name at offset %zu", vs);
-        vname = t + vs;
-        vlen = i - vs;
-    }
-    while (i < n && is_space(t[i]))
-        i++;
-    if (i == n || t[i] != '>')
-        return seterr(err, errlen, "expected '>' at offset %zu", i);
-    *ip = i + 1;
-    for (size_t k = 0; k < ru->nvars; k++)
-        if (strlen(ru->vars[k].name) == vlen && !memcmp(ru->vars[k].name, vname, vlen))
-            return seterr(err, errlen, "variable '%.*s' used twice", (int)vlen, vname);
-    if (ru->nvars >= MAX_VARS)
-        return seterr(err, errlen, "too many variables (max %d)", MAX_VARS);
-    if (grow((void **)&ru->vars, &pb->cap_vars, ru->nvars + 1, sizeof(struct var)) < 0 ||
-        grow((void **)&ru->pieces, &pb->cap_pieces, ru->npieces + 1, sizeof(struct piece)) < 0)
-        return FC_ENOMEM;
-    struct var *v = &ru->vars[ru->nvars];
-    int rc = conv_setup(&v->cv, cname, cnlen, has_args ? t + as : NULL, ae - as, err, errlen);
-    if (rc < 0) {
-        conv_free(&v->cv);
-        return rc;
-    }
-    if (!(v->name = malloc(vlen + 1))) {
-        conv_free(&v->cv);
-        return FC_ENOMEM;
-    }
-    memcpy(v->name, vname, vlen);
-    v->name[vlen] = '\0';
-    v->spec_off = cs;
-    v->spec_len = spec_len;
-    ru->pieces[ru->npieces++] = (struct piece){NULL, 0, (int)ru->nvars++};
-    return 0;
-}
-
-/* Close the segment made of pieces [first, npieces): its key and kind. */
-static int add_seg(struct rule *ru, struct pbuf *pb, size_t first, bool final, bool suffixed,
-                   const char *text)
-{
-    if (grow((void **)&ru->segs, &pb->cap_segs, ru->nsegs + 1, sizeof(struct seg)) < 0)
-        return FC_ENOMEM;
-    struct seg *s = &ru->segs[ru->nsegs];
-    size_t len = 0;
-    s->first = first;
-    s->count = ru->npieces - first;
-    s->final = final;
-    s->suffixed = suffixed;
-    s->is_static = s->count == 0 || (s->count == 1 && ru->pieces[first].var < 0);
-    /* key: literals as is, a variable as "<" + its converter spec + ">" */
-    for (size_t k = first; k < ru->npieces; k++)
-        len += ru->pieces[k].var < 0 ? ru->pieces[k].litlen
-                                     : 2 + ru->vars[ru->pieces[k].var].spec_len;
-    if (!(s->key = malloc(len + 1)))
-        return FC_ENOMEM;
-    len = 0;
-    for (size_t k = first; k < ru->npieces; k++) {
-        const struct piece *p = &ru->pieces[k];
-        if (p->var < 0) {
-            memcpy(s->key + len, p->lit, p->litlen);
-            len += p->litlen;
-            continue;
-        }
-        const struct var *v = &ru->vars[p->var];
-        s->key[len++] = '<';
-        memcpy(s->key + len, text + v->spec_off, v->spec_len);
-        len += v->spec_len;
-        s->key[len++] = '>';
-    }
-    s->key[len] = '\0';
-    s->keylen = len;
-    ru->nsegs++;
-    return 0;
-}
-
-static int rule_parse(struct rule *ru, const char *t, char *err, size_t errlen)
-{
-    struct pbuf pb = {0, 0, 0};
-    size_t n = strlen(t), i = 1;
-    int rc;
-    if (n == 0 || t[0] != '/')
-        return seterr(err, errlen, "rule must start with '/'");
-    for (;;) {
-        size_t first = ru->npieces, lit = i;
-        bool final = false, suffixed = false;
-        while (i < n && (final || t[i] != '/')) {
-            if (t[i] == '>')
-                return seterr(err, errlen, "unexpected '>' at offset %zu", i);
-            if (t[i] != '<') {
-                i++;
-                continue;
-            }
-            if ((rc = add_literal(ru, &pb, t + lit, i - lit)) < 0 ||
-                (rc = add_var(ru, &pb, t, n, &i, err, errlen)) < 0)
-                return rc;
-            lit = i;
-            if (!ru->vars || !ru->nvars) /* add_var added one: cannot happen */
-                return FC_EINVAL;
-            if (ru->vars[ru->nvars - 1].cv.type == FC__ARG_PATH)
-                final = true;
-        }
-        size_t end = i;
-        if (final && t[n - 1] == '/' && lit < n) {
-            suffixed = true;
-            end = n - 1;
-        }
-        if ((rc = add_literal(ru, &pb, t + lit, end - lit)) < 0 ||
-            (rc = add_seg(ru, &pb, first, final, suffixed, t)) < 0)
-            return rc;
-        if (final) {
-            if (suffixed && (rc = add_seg(ru, &pb, ru->npieces, false, false, t)) < 0)
-                return rc;
-            return 0;
-        }
-        if (ru->npieces == first && i < n)
-            return seterr(err, errlen, "empty path segment ('//') at offset %zu", i);
-        if (i == n)
-            return 0;
-        if (++i == n)
-            return add_seg(ru, &pb, ru->npieces, false, false, t);
-    }
-}
-
-/* ----- the trie ----------------------------------------------------------- */
 
 static void node_free(struct node *nd)
 {
@@ -757,8 +167,8 @@ static void pattern_weights(const struct node *d, size_t *sl, size_t *ns, int *a
 /* Werkzeug's Weighting(-nstatic, [(i, -len)], -nargs, [weights]), then age. */
 static int weight_cmp(const struct node *a, const struct node *b)
 {
-    size_t sla[MAX_VARS + 1], slb[MAX_VARS + 1], nsa, nsb, naa, nab;
-    int awa[MAX_VARS], awb[MAX_VARS];
+    size_t sla[FC__RULE_MAX_VARS + 1], slb[FC__RULE_MAX_VARS + 1], nsa, nsb, naa, nab;
+    int awa[FC__RULE_MAX_VARS], awb[FC__RULE_MAX_VARS];
     pattern_weights(a, sla, &nsa, awa, &naa);
     pattern_weights(b, slb, &nsb, awb, &nab);
     if (nsa != nsb)
@@ -783,7 +193,7 @@ static struct node *node_child(fc__router *r, struct node *nd, const struct rule
         size_t i = static_find(nd, s->key, s->keylen, &found);
         if (found)
             return nd->st[i].n;
-        if (grow((void **)&nd->st, &nd->capst, nd->nst + 1, sizeof(*nd->st)) < 0 ||
+        if (fc__vec_grow((void **)&nd->st, &nd->capst, nd->nst + 1, sizeof(*nd->st)) < 0 ||
             !(c = calloc(1, sizeof(*c))))
             return NULL;
         memmove(nd->st + i + 1, nd->st + i, (nd->nst - i) * sizeof(*nd->st));
@@ -797,7 +207,7 @@ static struct node *node_child(fc__router *r, struct node *nd, const struct rule
             !label_cmp(c->key, c->keylen, s->key, s->keylen))
             return c;
     }
-    if (grow((void **)&nd->dyn, &nd->capdyn, nd->ndyn + 1, sizeof(*nd->dyn)) < 0 ||
+    if (fc__vec_grow((void **)&nd->dyn, &nd->capdyn, nd->ndyn + 1, sizeof(*nd->dyn)) < 0 ||
         !(c = calloc(1, sizeof(*c))))
         return NULL;
     c->pieces = ru->pieces + s->first;
@@ -835,7 +245,7 @@ void fc__router_free(fc__router *r)
         return;
     node_free(r->root);
     for (size_t i = 0; i < r->nowned; i++)
-        rule_free(r->owned[i]);
+        fc__rule_free(r->owned[i]);
     free(r->owned);
     free(r->rules);
     free(r);
@@ -849,18 +259,18 @@ int fc__router_add(fc__router *r, const char *rule, unsigned methods, const char
     struct rule *ru = NULL;
     int rc = FC_ENOMEM;
     if (!r || !rule)
-        return seterr(err, errlen, "no rule");
+        return fc__rule_seterr(err, errlen, "no rule");
     if (!methods || methods >= (1u << NMETHODS))
-        return seterr(err, errlen, "bad method mask 0x%x", methods);
+        return fc__rule_seterr(err, errlen, "bad method mask 0x%x", methods);
     /* reserve first so that keeping the parsed rule can never fail */
-    if (grow((void **)&r->owned, &r->capowned, r->nowned + 1, sizeof(*r->owned)) < 0)
+    if (fc__vec_grow((void **)&r->owned, &r->capowned, r->nowned + 1, sizeof(*r->owned)) < 0)
         return FC_ENOMEM;
     struct rule **nr = realloc(r->rules, (r->nrules + 1) * sizeof(*nr));
     if (!nr)
         return FC_ENOMEM;
     r->rules = nr;
-    if (!(ru = calloc(1, sizeof(*ru))) || !(ru->text = dup(rule)) ||
-        !(ru->endpoint = dup(endpoint ? endpoint : rule)))
+    if (!(ru = calloc(1, sizeof(*ru))) || !(ru->text = strdup(rule)) ||
+        !(ru->endpoint = strdup(endpoint ? endpoint : rule)))
         goto fail;
     ru->route = route;
     ru->flags = flags;
@@ -872,7 +282,7 @@ int fc__router_add(fc__router *r, const char *rule, unsigned methods, const char
         ru->methods |= FC__M_OPTIONS;
         ru->auto_options = true;
     }
-    if ((rc = rule_parse(ru, rule, err, errlen)) < 0)
+    if ((rc = fc__rule_parse(ru, rule, err, errlen)) < 0)
         goto fail;
     r->owned[r->nowned++] = ru; /* nodes made below may borrow from it */
     struct node *nd = r->root;
@@ -881,16 +291,16 @@ int fc__router_add(fc__router *r, const char *rule, unsigned methods, const char
             return FC_ENOMEM;
     for (size_t i = 0; i < nd->nrules; i++)
         if (nd->rules[i]->explicit_methods & methods) {
-            seterr(err, errlen, "rule '%s' already registered for these methods", rule);
+            fc__rule_seterr(err, errlen, "rule '%s' already registered for these methods", rule);
             return FC_EEXIST;
         }
-    if (grow((void **)&nd->rules, &nd->caprules, nd->nrules + 1, sizeof(*nd->rules)) < 0)
+    if (fc__vec_grow((void **)&nd->rules, &nd->caprules, nd->nrules + 1, sizeof(*nd->rules)) < 0)
         return FC_ENOMEM;
     nd->rules[nd->nrules++] = ru;
     r->rules[r->nrules++] = ru;
     return 0;
 fail:
-    rule_free(ru);
+    fc__rule_free(ru);
     return rc;
 }
 
@@ -908,7 +318,7 @@ struct mctx {
     size_t n;
     unsigned method;
     unsigned have; /* methods of rules that matched the path but not the method */
-    struct cap caps[MAX_VARS];
+    struct cap caps[FC__RULE_MAX_VARS];
     size_t ncaps;
     const struct rule *found;
     /* bytes the converters may still examine: several variables in one
@@ -961,7 +371,7 @@ static bool pieces_match(const struct node *d, size_t i, const char *s, size_t l
         if (m->budget <= c->len)
             return false;
         m->budget -= c->len + 1;
-        if (!conv_check(cv, c->s, c->len, &c->i, &c->d))
+        if (!fc__rule_check(cv, c->s, c->len, &c->i, &c->d))
             continue;
         m->ncaps++;
         if (pieces_match(d, i + 1, s, len, end, m))
@@ -1143,104 +553,10 @@ int fc__router_match(const fc__router *r, unsigned method, const char *path, siz
 
 /* ----- url_for ------------------------------------------------------------ */
 
-struct sbuf {
-    char *d;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom || grow((void **)&b->d, &b->cap, b->len + n + 1, 1) < 0) {
-        b->oom = true;
-        return;
-    }
-    memcpy(b->d + b->len, s, n);
-    b->len += n;
-    b->d[b->len] = '\0';
-}
-
-static void sb_encode(struct sbuf *b, const char *s, size_t n, const char *safe, bool plus)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c) || c == '-' ||
-            c == '.' || c == '_' || c == '~' || (c && strchr(safe, c))) {
-            sb_put(b, (const char *)&s[i], 1);
-        } else if (c == ' ' && plus) {
-            sb_put(b, "+", 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            sb_put(b, e, 3);
-        }
-    }
-}
-
-#define PATH_SAFE "!$&'()*+,;=:@"
-#define QUERY_SAFE "!$'()*,/:;?@"
-
-static const char *kv_get(const char *const *kv, const char *name)
-{
-    for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
-        if (!strcmp(kv[i], name))
-            return kv[i + 1];
-    return NULL;
-}
-
-static bool is_var(const struct rule *ru, const char *name)
-{
-    for (size_t k = 0; k < ru->nvars; k++)
-        if (!strcmp(ru->vars[k].name, name))
-            return true;
-    return false;
-}
-
-/* Append one variable's value in URL form; false when the converter refuses it. */
-static bool put_value(struct sbuf *b, const struct conv *cv, const char *v)
-{
-    size_t n = strlen(v);
-    long long i;
-    double d;
-    char tmp[48];
-    switch (cv->type) {
-    case FC__ARG_INT: {
-        struct conv loose = *cv;
-        loose.fixed_digits = 0; /* "5" builds as "0005" */
-        if (!conv_check(&loose, v, n, &i, &d))
-            return false;
-        snprintf(tmp, sizeof(tmp), "%0*lld", (int)cv->fixed_digits, i);
-        sb_put(b, tmp, strlen(tmp));
-        return true;
-    }
-    case FC__ARG_UUID:
-        if (!conv_check(cv, v, n, &i, &d))
-            return false;
-        for (size_t k = 0; k < n; k++)
-            tmp[k] = (char)((v[k] >= 'A' && v[k] <= 'F') ? v[k] + 32 : v[k]);
-        sb_put(b, tmp, n);
-        return true;
-    case FC__ARG_PATH:
-        if (n == 0)
-            return false;
-        sb_encode(b, v, n, PATH_SAFE "/", false);
-        return true;
-    case FC__ARG_STRING:
-    case FC__ARG_FLOAT:
-    case FC__ARG_ANY:
-        break;
-    }
-    if (!conv_check(cv, v, n, &i, &d))
-        return false;
-    sb_encode(b, v, n, PATH_SAFE, false);
-    return true;
-}
-
 int fc__router_build(const fc__router *r, const char *endpoint, const char *const *kv, char **out)
 {
     const struct rule *ru = NULL;
     bool seen = false;
-    struct sbuf b = {NULL, 0, 0, false};
     size_t nkv = 0;
     if (out)
         *out = NULL;
@@ -1254,44 +570,13 @@ int fc__router_build(const fc__router *r, const char *endpoint, const char *cons
      * using the most of them; registration order breaks ties */
     for (size_t i = 0; i < r->nrules; i++) {
         const struct rule *c = r->rules[i];
-        bool ok = true;
         if (strcmp(c->endpoint, endpoint) != 0)
             continue;
         seen = true;
-        for (size_t k = 0; k < c->nvars && ok; k++)
-            ok = kv_get(kv, c->vars[k].name) != NULL;
-        if (ok && (!ru || c->nvars > ru->nvars))
+        if (fc__rule_suitable(c, kv) && (!ru || c->nvars > ru->nvars))
             ru = c;
     }
     if (!ru)
         return seen ? FC_EINVAL : FC_ENOENT;
-    for (size_t s = 0; s < ru->nsegs; s++) {
-        sb_put(&b, "/", 1);
-        const struct seg *sg = &ru->segs[s];
-        for (size_t k = sg->first; k < sg->first + sg->count; k++) {
-            const struct piece *p = &ru->pieces[k];
-            if (p->var < 0) {
-                sb_encode(&b, p->lit, p->litlen, PATH_SAFE "/", false);
-            } else if (!put_value(&b, &ru->vars[p->var].cv, kv_get(kv, ru->vars[p->var].name))) {
-                free(b.d);
-                return FC_EINVAL;
-            }
-        }
-    }
-    bool first = true;
-    for (size_t i = 0; i < nkv; i += 2) {
-        if (is_var(ru, kv[i]))
-            continue;
-        sb_put(&b, first ? "?" : "&", 1);
-        first = false;
-        sb_encode(&b, kv[i], strlen(kv[i]), QUERY_SAFE, true);
-        sb_put(&b, "=", 1);
-        sb_encode(&b, kv[i + 1], strlen(kv[i + 1]), QUERY_SAFE, true);
-    }
-    if (b.oom) {
-        free(b.d);
-        return FC_ENOMEM;
-    }
-    *out = b.d;
-    return 0;
+    return fc__rule_build(ru, kv, nkv, out);
 }

@@ -1,4 +1,4 @@
-/* test_router.c — unit tests of router.c: rule syntax, converters, priority,
+/* test_router.c — unit tests of rule.c and router.c: rule syntax, converters, priority,
  * backtracking, 308/404/405/OPTIONS semantics, merge_slashes, url_for, scale. */
 #include "internal.h"
 #include "tap.h"
@@ -77,6 +77,11 @@ static void test_methods(void)
     CHECK_INT(fc__methods_parse("GET,FOO", &m), FC_EINVAL);
     CHECK_INT(fc__methods_parse("", &m), FC_EINVAL);
     CHECK_INT(fc__methods_parse(" , ", &m), FC_EINVAL);
+    CHECK_INT(fc__methods_parse("Options,\tgET", &m), 0);
+    CHECK_INT(m, OPT | GET);
+    CHECK_INT(fc__methods_parse("GE", &m), FC_EINVAL);
+    CHECK_INT(fc__methods_parse("GETS", &m), FC_EINVAL);
+    CHECK_INT(fc__methods_parse("GETGETGETGETGETGETGET", &m), FC_EINVAL);
     fc__methods_format(OPT | GET | POST | HEAD | FC__M_CONNECT, buf, sizeof(buf));
     CHECK_STR(buf, "GET, HEAD, POST, OPTIONS, CONNECT");
     fc__methods_format(0, buf, sizeof(buf));
@@ -111,6 +116,7 @@ static void test_converters(void)
     CHECK(arg("n") && arg("n")->i == 7);
     CHECK_INT(match(GET, "/signed/--5"), FC__MATCH_NOT_FOUND);
     CHECK_INT(match(GET, "/signed/-"), FC__MATCH_NOT_FOUND);
+    CHECK_INT(match(GET, "/signed/+5"), FC__MATCH_NOT_FOUND); /* Werkzeug's -?\d+ */
     CHECK_INT(match(GET, "/signed/-9223372036854775808"), FC__MATCH_OK);
     CHECK(arg("n") && arg("n")->i == INT64_MIN);
     CHECK_INT(match(GET, "/signed/-9223372036854775809"), FC__MATCH_NOT_FOUND);
@@ -387,7 +393,7 @@ static void test_errors(void)
         "/a/<path(1):p>",  "/a/<string(minlength=5, maxlength=2):s>",
         "/a/<int(signed=maybe):n>", "/a/<any(x, k=1):k>",
         "/a/<int(1,2,3,True,5):n>", "/a/<any(\"x):k>",
-        "/a/<int(min=1)x:n>",
+        "/a/<int(min=1)x:n>", "/a/<int(min=+1):n>", /* Werkzeug refuses "min=+1" too */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';

@@ -1,4 +1,4 @@
-/* test_str.c — unit tests of libflaskc/str.c: buffers, multi-maps, percent
+/* test_str.c — unit tests of libflaskc/str.c and http.c: buffers, multi-maps, percent
  * coding, query and cookie parsing, escaping, content types, dates, statuses. */
 #include "internal.h"
 #include "tap.h"

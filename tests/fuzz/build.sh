@@ -33,12 +33,12 @@ fi
 
 mkdir -p "$out/obj"
 # the library, instrumented for coverage (fuzzer-no-link) and the sanitizers;
-# rebuilt when a source or internal.h is newer than its object
+# rebuilt when a source or a header (internal.h, router_int.h) is newer than its object
 objs=""
 for src in "$top"/libflaskc/*.c; do
     o="$out/obj/$(basename "$src" .c).o"
     if [ ! -f "$o" ] ||
-       [ -n "$(find "$src" "$top/libflaskc/internal.h" "$top/include/flaskc.h" -newer "$o")" ]; then
+       [ -n "$(find "$src" "$top"/libflaskc/*.h "$top/include/flaskc.h" -newer "$o")" ]; then
         # shellcheck disable=SC2086
         "$CC" $CFLAGS -fsanitize=fuzzer-no-link,$SAN $INC $PKG_CFLAGS -pthread -c "$src" -o "$o"
     fi
