@@ -43,6 +43,7 @@
 #define PG_STABLE_MS 1000        /* a connection up this long reconnects at once when lost */
 #define PG_CONNECT_TIMEOUT_MS 5000
 #define PG_START_WAIT_MS 5000    /* fc__pg_start waits this long for a first connection */
+#define PG_SLOW_HEAD_MS 20       /* a connection whose oldest query runs this long takes no more */
 
 /* type OIDs (catalog/pg_type_d.h); domains are reported as their base type */
 enum {
@@ -74,6 +75,7 @@ struct job {
     int kind, state;
     bool canceled;           /* the request was canceled (loop thread) */
     bool sent;
+    uint64_t sent_at;        /* when it went on its connection */
     bool prep_pending;       /* the next result is the answer to our Parse */
     bool aborted;            /* PGRES_PIPELINE_ABORTED seen */
     bool on_worker;          /* fc_pg_query_worker: the callback runs on the pool */
@@ -157,7 +159,6 @@ struct pgt {
     bool db_down, stopping;
     fc__timer *sweep;
     fc_pg_tx *txs;
-    struct pconn *batch;     /* where this iteration's queries go, until the flush */
     /* incoming jobs, any thread */
     pthread_mutex_t in_mu;
     struct job *in_head, *in_tail;
@@ -548,6 +549,7 @@ static void conn_send(struct pconn *pc, struct job *j)
     j->conn = pc;
     j->state = S_INFLIGHT;
     j->sent = true;
+    j->sent_at = fc__now_ms();
     j->next = NULL;
     if (pc->tail)
         pc->tail->next = j;
@@ -610,6 +612,28 @@ static struct pconn *pick(pgt *pg, unsigned limit)
     return best;
 }
 
+/* Where a query goes: the first free connection whose oldest query is not
+ * slow, so that one connection per thread carries the load, pipelined (one
+ * write for the queries of a loop iteration, one backend woken), and the
+ * others take over behind a slow query or a transaction. */
+static struct pconn *pick_fill(pgt *pg)
+{
+    uint64_t now = 0;
+    for (unsigned i = 0; i < pg->npool; i++) {
+        struct pconn *pc = &pg->conns[i];
+        if (pc->state != C_UP || pc->failed || pc->pinned || pc->reserved || pc->inflight >= pg->depth)
+            continue;
+        if (pc->head) {
+            if (!now)
+                now = fc__now_ms();
+            if (now - pc->head->sent_at >= PG_SLOW_HEAD_MS)
+                continue;
+        }
+        return pc;
+    }
+    return pick(pg, pg->depth); /* all busy with slow ones: the least loaded */
+}
+
 static void tx_pin_send(struct pconn *pc, struct job *j)
 {
     pc->reserved = NULL;
@@ -638,10 +662,7 @@ static bool job_place(pgt *pg, struct job *j)
     }
     /* the queries of one loop iteration share a connection and go out in
      * one write (pipelined); the next iteration picks the least loaded */
-    pc = pg->batch;
-    if (!pc || pc->state != C_UP || pc->failed || pc->pinned || pc->reserved || pc->inflight >= pg->depth)
-        pc = pg->batch = pick(pg, pg->depth);
-    if (!pc)
+    if ((pc = pick_fill(pg)) == NULL)
         return false;
     conn_send(pc, j);
     return true;
@@ -674,7 +695,6 @@ static void pg_kick(pgt *pg)
     while (again) {
         again = false;
         dispatch(pg);
-        pg->batch = NULL;
         for (unsigned i = 0; i < pg->npool; i++) {
             struct pconn *pc = &pg->conns[i];
             if (pc->state != C_UP)
@@ -822,8 +842,6 @@ static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
     pc->failed = pc->dirty = pc->want_write = false;
     if (was_up)
         pg->nup--;
-    if (pg->batch == pc)
-        pg->batch = NULL;
     stmt_clear(pc);
     struct job *list = pc->head;
     pc->head = pc->tail = NULL;
