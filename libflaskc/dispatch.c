@@ -1,12 +1,11 @@
-/* dispatch.c — one request through the app: routing, before hooks, the
- * handler, routing errors (404/405/308/OPTIONS), "forgot to answer" → 500,
- * then finish: after hooks, hand-over to the transport, teardown. */
+/* dispatch.c — one request through the app: routing, where its handler runs
+ * (inline, on the worker pool, or a 503 when the pool is full: one decision
+ * for both transports), before hooks, the handler, routing answers
+ * (404/405/308/OPTIONS), "forgot to answer" → 500; then life.c takes over. */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-void fc__request_teardown(fc_request *req);
 
 void fc__dispatch_route(fc_request *req)
 {
@@ -127,52 +126,34 @@ void fc__dispatch_run(fc_request *req)
                req->path);
         fc_abort(req, 500, NULL);
     }
-    pthread_mutex_lock(&req->mu);
-    if (req->answered && req->state == FC__ST_RUNNING) {
-        req->state = FC__ST_FINISHING;
-        pthread_mutex_unlock(&req->mu);
-        fc__dispatch_finish(req);
-    } else if (!req->answered) {
-        req->state = FC__ST_DEFERRED;
-        if (!req->suspended && req->tp->suspend)
-            req->tp->suspend(req);
-        fc__async_deferred(req);
-        pthread_mutex_unlock(&req->mu);
-    } else {
-        pthread_mutex_unlock(&req->mu);
-    }
+    fc__life_returned(req);
     fc__request_unref(req);
 }
 
-static void run_after(fc_request *req)
+static void run_on_worker(void *ud)
 {
-    /* innermost blueprint first, then the app; each in reverse registration order */
-    if (req->route)
-        for (unsigned k = req->route->nchain; k-- > 0;) {
-            fc_blueprint *bp = req->route->chain[k];
-            for (size_t i = bp->after.n; i-- > 0;)
-                bp->after.v[i](req);
-        }
-    fc_app *app = req->app;
-    for (size_t i = app->after.n; i-- > 0;)
-        app->after.v[i](req);
+    fc__dispatch_run(ud);
+    fc__request_unref(ud); /* the pool job's reference */
 }
 
-void fc__dispatch_finish(fc_request *req)
+void fc__dispatch_start(fc_request *req)
 {
+    if (!fc__dispatch_is_blocking(req) || req->bad_request || req->reject_status ||
+        req->body_too_large) {
+        fc__dispatch_run(req);
+        return;
+    }
+    /* a blocking handler: park the connection, run it on the worker pool */
+    if (req->tp->suspend)
+        req->tp->suspend(req);
+    else
+        req->suspended = true; /* nothing to park: the transport waits for its answer */
     fc__request_ref(req);
-    run_after(req);
-    if (req->app->cfg.access_log) {
-        uint64_t bytes = req->res.kind == FC__BODY_STREAM ? 0 : req->res.len;
-        fc__log_access(req->method, req->path, req->res.status, bytes,
-                       (double)(fc__now_ms() - req->start_ms), fc_request_remote_addr(req));
+    if (fc__pool_submit(req->app->pool, run_on_worker, req) != 0) {
+        fc__request_unref(req);
+        /* the pool is saturated: say so at once instead of queueing forever */
+        req->reject_status = 503;
+        req->reject_msg = "The worker pool is full. Please try again later.";
+        fc__dispatch_run(req);
     }
-    /* teardown before the hand-over: once the transport has the response,
-     * libmicrohttpd may reuse the connection's memory (headers) */
-    fc__request_teardown(req);
-    pthread_mutex_lock(&req->mu);
-    req->state = FC__ST_DONE;
-    pthread_mutex_unlock(&req->mu);
-    req->tp->complete(req);
-    fc__request_unref(req);
 }

@@ -529,36 +529,59 @@ struct fc__bgtask {
 /** Create a request in a new arena (refs = 1, owned by the transport),
  *  owned by the polling thread of @p loop. */
 fc_request *fc__request_new(fc_app *app, fc__loop *loop, const fc__transport *tp, void *tp_ctx);
-void fc__request_ref(fc_request *req);
-/** Drop a reference; the last one runs teardown (if not yet), frees the arena. */
-void fc__request_unref(fc_request *req);
+/** Free the request's memory (the last reference is gone: life.c). */
+void fc__request_free(fc_request *req);
 /** Set method and the raw request target (path?query); decodes the path.
  *  FC_EINVAL when the path is not valid UTF-8 or not absolute. */
 int fc__request_set_target(fc_request *req, const char *method, const char *target);
 /** Append body bytes; false (and body_too_large) once past the limit. */
 bool fc__request_body_append(fc_request *req, const char *data, size_t len);
 
+/* reply.c: the response under construction; the caller holds req->mu */
+int fc__reply_header_add(fc_request *req, const char *name, const char *value);
+void fc__reply_header_del(fc_request *req, const char *name);
+/** Status, a default Content-Type (unless one is set), the body (copied into
+ *  the arena when @p copy). FC_ENOMEM. */
+int fc__reply_body(fc_request *req, int status, const char *ctype, const void *data, size_t len,
+                   bool copy);
+/** Out of memory while building an answer: a bare 500 that needs no memory. */
+void fc__reply_oom(fc_request *req);
+/** The client asked for JSON errors (Accept), or the app always sends them. */
+bool fc__reply_wants_json(fc_request *req);
+/** The default error body of @p status (Werkzeug's HTML page, or JSON). */
+int fc__reply_error(fc_request *req, int status, const char *description, bool json);
+
+/* life.c: a request's life */
+void fc__request_ref(fc_request *req);
+/** Drop a reference; the last one runs teardown (if not yet), queues the
+ *  background tasks and frees the request. */
+void fc__request_unref(fc_request *req);
+/** The exactly-once protocol of every answer: begin takes req->mu and fails
+ *  (FC_EALREADY, mu released) when the request was answered; end marks it
+ *  answered, releases mu and, when the handler had already returned, hands
+ *  the answer over (after hooks, teardown, transport) on this thread. */
+int fc__life_answer_begin(fc_request *req, const char *what);
+void fc__life_answer_end(fc_request *req);
+/** The handler (and hooks) returned: hand an answer over, or park the
+ *  request (suspend, deadline, disconnect watch) until its answer comes. */
+void fc__life_returned(fc_request *req);
+/** Answer on behalf of the library (deadline 504, disconnect 499, shutdown
+ *  503): claims the request if still unanswered and runs its cancel callback. */
+void fc__life_cancel(fc_request *req, int status, const char *why);
+/** Shutdown: cancel every parked request with 503 (on its own thread). */
+void fc__life_cancel_all(fc_app *app);
+
+/* dispatch.c */
 /** Route the request (fills match/route) — no handler runs. */
 void fc__dispatch_route(fc_request *req);
 /** True when the matched route must run on the worker pool. */
 bool fc__dispatch_is_blocking(const fc_request *req);
+/** Start a routed request: inline, or parked and run on the worker pool
+ *  (FC_BLOCKING), or 503 when the pool is full. Both transports call it. */
+void fc__dispatch_start(fc_request *req);
 /** Run hooks + handler for a routed request on the current thread, then
- *  finish it (answered), or park it (deferred). */
+ *  hand it to life.c. */
 void fc__dispatch_run(fc_request *req);
-/** Finish an answered request: after-hooks, hand over, teardown. */
-void fc__dispatch_finish(fc_request *req);
-/** Fill the default error body for res.status. */
-void fc__error_default_body(fc_request *req, int status, const char *description);
-/** Answer on behalf of the library (deadline 504, shutdown 503): claims the
- *  request if still unanswered and runs the cancel callback; loop thread. */
-void fc__request_cancel(fc_request *req, int status, const char *why);
-
-/** async.c: the request became deferred (mu held): arm deadline and hup watch. */
-void fc__async_deferred(fc_request *req);
-/** async.c: the deferred request got its answer (mu not held): disarm. */
-void fc__async_answered(fc_request *req);
-/** Shutdown: cancel every deferred request with 503. */
-void fc__async_cancel_all(fc_app *app);
 
 /* server.c */
 int fc__server_start(fc_app *app);

@@ -1,5 +1,6 @@
-/* request.c — the request object: arena, reference count, request line,
- * headers, query, cookies, route arguments, body and form accessors. */
+/* request.c — the request object: arena, request line, headers, query,
+ * cookies, route arguments, body and form accessors. Its life (references,
+ * answer, defer, finish) belongs to life.c. */
 #include "internal.h"
 
 #include <stdarg.h>
@@ -33,48 +34,9 @@ fc_request *fc__request_new(fc_app *app, fc__loop *loop, const fc__transport *tp
     return req;
 }
 
-void fc__request_ref(fc_request *req)
+void fc__request_free(fc_request *req)
 {
-    atomic_fetch_add_explicit(&req->refs, 1, memory_order_relaxed);
-}
-
-static void run_teardown(fc_request *req)
-{
-    if (req->teardown_done)
-        return;
-    req->teardown_done = true;
-    int status = req->res.status;
-    /* innermost blueprint first, then the app, each in reverse order (Flask) */
-    if (req->route)
-        for (unsigned k = req->route->nchain; k-- > 0;) {
-            fc_blueprint *bp = req->route->chain[k];
-            for (size_t i = bp->teardown.n; i-- > 0;)
-                bp->teardown.v[i](req, status);
-        }
-    for (size_t i = req->app->teardown.n; i-- > 0;)
-        req->app->teardown.v[i](req, status);
-}
-
-void fc__request_teardown(fc_request *req);
-void fc__request_teardown(fc_request *req)
-{
-    run_teardown(req);
-}
-
-void fc__request_unref(fc_request *req)
-{
-    if (atomic_fetch_sub_explicit(&req->refs, 1, memory_order_acq_rel) != 1)
-        return;
     fc_app *app = req->app;
-    run_teardown(req);
-    for (size_t i = 0; i < req->bg.n; i++) {
-        struct fc__bgtask t = req->bg.v[i];
-        if (!app->pool || fc__pool_submit(app->pool, t.fn, t.ud) != 0)
-            t.fn(t.ud); /* no pool (stopping): run it here rather than lose it */
-    }
-    free(req->bg.v);
-    if (req->tp && req->tp->release)
-        req->tp->release(req);
     if (req->res.kind == FC__BODY_TAKEN)
         free(req->res.taken);
     free(req->body);

@@ -203,12 +203,6 @@ static void srv_suspend(fc_request *req)
 static bool no_room_for_answer(const fc_app *app, struct MHD_Connection *conn);
 static void answer_full(int fd);
 
-static void run_blocking(void *ud)
-{
-    fc__dispatch_run(ud);
-    fc__request_unref(ud); /* the pool job's reference */
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls)
@@ -259,7 +253,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
             /* answer before reading the body; libmicrohttpd then closes the
              * connection instead of reading what we refused */
             sr->dispatched = true;
-            fc__dispatch_run(req);
+            fc__dispatch_start(req);
         }
         return MHD_YES;
     }
@@ -280,21 +274,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (sr->dispatched)
         return MHD_YES;
     sr->dispatched = true;
-    if (fc__dispatch_is_blocking(req)) {
-        srv_suspend(req);
-        fc__request_ref(req);
-        if (fc__pool_submit(app->pool, run_blocking, req) != 0) {
-            fc__request_unref(req);
-            /* the pool is saturated: say so at once instead of queueing
-             * forever; the connection stays suspended until the answer
-             * resumes it */
-            req->reject_status = 503;
-            req->reject_msg = "The worker pool is full. Please try again later.";
-            fc__dispatch_run(req);
-        }
-        return MHD_YES;
-    }
-    fc__dispatch_run(req);
+    fc__dispatch_start(req);
     return MHD_YES;
 }
 
@@ -1020,7 +1000,7 @@ void fc__server_stop(fc_app *app)
      * MHD_stop_daemon) */
     wait_idle(app, app->cfg.shutdown_grace_ms);
     if (atomic_load(&app->active) > 0) {
-        fc__async_cancel_all(app);
+        fc__life_cancel_all(app);
         wait_idle(app, 2000);
     }
     if (atomic_load(&app->active) > 0)

@@ -153,12 +153,6 @@ static void drain_stream(struct tc *t, fc_request *req)
     t->out->len = body.len;
 }
 
-static void run_job(void *ud)
-{
-    fc__dispatch_run(ud);
-    fc__request_unref(ud);
-}
-
 fc_test_response *fc_test_request(fc_app *app, const char *method, const char *path,
                                   const char *const *headers, const void *body, size_t len)
 {
@@ -201,18 +195,7 @@ fc_test_response *fc_test_request(fc_app *app, const char *method, const char *p
     if (req->oom && !req->bad_request)
         req->bad_request = "out of memory";
     fc__dispatch_route(req);
-    if (fc__dispatch_is_blocking(req)) {
-        /* as the server does: blocking handlers run on the worker pool */
-        fc__request_ref(req);
-        req->suspended = true;
-        if (fc__pool_submit(app->pool, run_job, req) != 0) {
-            fc__request_unref(req);
-            req->suspended = false;
-            fc__dispatch_run(req);
-        }
-    } else {
-        fc__dispatch_run(req);
-    }
+    fc__dispatch_start(req);
     pthread_mutex_lock(&t->mu);
     while (!t->released && !t->stream_req)
         pthread_cond_wait(&t->cv, &t->mu);
