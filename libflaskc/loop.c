@@ -1,6 +1,7 @@
-/* loop.c — the event-loop thread: epoll over watched fds, a min-heap of
- * one-shot timers, and a cross-thread FIFO of posted callbacks woken by an eventfd. */
-#include "internal.h"
+/* loop.c — a polling thread's loop: epoll over watched fds, a cross-thread
+ * FIFO of posted callbacks woken by an eventfd, idle hooks run before each
+ * wait, and the thread's life cycle. Its timers are in timer.c. */
+#include "loop_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,24 +25,7 @@
  * queued on a loop that is never started are freed by fc__loop_free without
  * being called.
  *
- * Timers. A timer is PENDING while it sits in the heap. The loop pops an
- * expired timer and marks it RUNNING under the heap mutex, calls cb without
- * the mutex, then frees it. fc__loop_timer_cancel, from any thread:
- *   - PENDING: removes it from the heap and frees it; returns 0; cb never runs.
- *   - RUNNING: returns FC_EALREADY and touches nothing; the loop frees the
- *     timer when cb returns. (Also from inside its own cb.)
- * The fc__timer pointer is valid until its callback returns, and no longer:
- * calling cancel after cb has returned is a use-after-free. A caller on
- * another thread that may race the firing must therefore know that cb has not
- * yet returned when it calls cancel — the simple way is a mutex that the
- * canceller holds across the cancel call and that cb takes before it records
- * "fired" (then cancel sees RUNNING and returns FC_EALREADY). On the loop
- * thread there is no such race: cb has either not started or already set
- * whatever "fired" flag the caller keeps.
- * Timers never fire early: the deadline is rounded up to the next whole
- * millisecond. Timers with equal deadlines fire in creation order. Timers
- * created by a timer callback with a deadline already passed run on the next
- * iteration, so a callback that re-arms a 0 ms timer cannot starve the loop.
+ * Timers: see timer.c.
  *
  * Watches. epoll_ctl is thread-safe, so watch/modify/unwatch call it directly.
  * Unwatch marks the watch dead (dispatch skips dead watches, also later in the
@@ -65,94 +49,11 @@
  * them; it must not be called on the loop thread (it then does nothing).
  */
 
-#define LOOP_MAX_EVENTS 64
-
-struct fc__post {
-    struct fc__post *next;
-    void (*cb)(void *ud);
-    void *ud;
-    bool heap; /* malloc'ed by fc__loop_post; false for the node inside a watch */
-};
-
-enum { TIMER_PENDING, TIMER_RUNNING };
-
-struct fc__timer {
-    uint64_t deadline; /* fc__now_ms() value at or after which it fires */
-    uint64_t seq;      /* creation order: the tie-break, and the starvation guard */
-    size_t idx;        /* index in the heap while PENDING */
-    int state;         /* under the heap mutex */
-    void (*cb)(void *ud);
-    void *ud;
-};
-
-struct fc__watch {
-    struct fc__post release; /* posted by unwatch: frees the watch on the loop thread */
-    struct fc__watch *prev, *next; /* live watches, under wmu */
-    int fd;
-    atomic_uint events;
-    atomic_bool dead;
-    void (*cb)(int fd, unsigned revents, void *ud);
-    void *ud;
-};
-
-#define LOOP_MAX_IDLE 4
-
-struct fc__idle {
-    int (*cb)(void *ud);
-    void *ud;
-    int order;
-};
-
-struct fc__loop {
-    int epfd;
-    int efd;
-    atomic_bool stopping;
-    unsigned index;  /* the polling thread's number in its app */
-    bool poked;      /* loop thread only: work was queued from this thread, do not block */
-    int idle_timeout; /* loop thread only: the shortest wait the idle hooks asked for */
-    struct fc__idle idle[LOOP_MAX_IDLE];
-    unsigned nidle;
-
-    pthread_mutex_t mu; /* the post queue, started, closed */
-    struct fc__post *head, *tail;
-    bool started; /* a thread was (or is being) started */
-    bool closed;  /* the thread ran its final drain: nothing more runs */
-
-    pthread_mutex_t tmu; /* the timer heap */
-    fc__timer **heap;
-    size_t n, cap;
-    uint64_t next_seq;
-
-    pthread_mutex_t wmu; /* the live watch list (for fc__loop_free) */
-    fc__watch *watches;
-
-    pthread_mutex_t life_mu; /* start / join */
-    pthread_t thread;
-    bool have_thread;
-    bool joined;
-};
-
 /* The loop this thread runs, if any: fc__loop_is_current without reading
  * another thread's pthread_t (no race with pthread_create's store). */
 static _Thread_local const fc__loop *tls_loop;
 
-uint64_t fc__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Now, rounded up to the next whole millisecond: deadlines computed from it
- * are never early in real time. */
-static uint64_t now_ms_ceil(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + ((uint64_t)ts.tv_nsec + 999999u) / 1000000u;
-}
-
-static void loop_wake(fc__loop *l)
+void fc__loop_wake(fc__loop *l)
 {
     uint64_t one = 1;
     ssize_t r;
@@ -251,7 +152,7 @@ int fc__loop_post(fc__loop *l, void (*cb)(void *ud), void *ud)
     if (fc__loop_is_current(l))
         l->poked = true; /* run at the end of this iteration: no system call */
     else if (wake)
-        loop_wake(l);
+        fc__loop_wake(l);
     return 0;
 }
 
@@ -260,7 +161,7 @@ void fc__loop_poke(fc__loop *l)
     if (fc__loop_is_current(l))
         l->poked = true;
     else
-        loop_wake(l);
+        fc__loop_wake(l);
 }
 
 int fc__loop_on_idle(fc__loop *l, int order, int (*cb)(void *ud), void *ud)
@@ -299,157 +200,6 @@ unsigned fc__loop_index(const fc__loop *l)
 fc__loop *fc__loop_current(void)
 {
     return (fc__loop *)tls_loop;
-}
-
-/* ---- the timer heap (all under l->tmu) ---- */
-
-static bool timer_before(const fc__timer *a, const fc__timer *b)
-{
-    return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
-}
-
-static void heap_place(fc__loop *l, size_t i, fc__timer *t)
-{
-    l->heap[i] = t;
-    t->idx = i;
-}
-
-static void heap_sift_up(fc__loop *l, size_t i)
-{
-    fc__timer *t = l->heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!timer_before(t, l->heap[parent]))
-            break;
-        heap_place(l, i, l->heap[parent]);
-        i = parent;
-    }
-    heap_place(l, i, t);
-}
-
-static void heap_sift_down(fc__loop *l, size_t i)
-{
-    fc__timer *t = l->heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= l->n)
-            break;
-        if (c + 1 < l->n && timer_before(l->heap[c + 1], l->heap[c]))
-            c++;
-        if (!timer_before(l->heap[c], t))
-            break;
-        heap_place(l, i, l->heap[c]);
-        i = c;
-    }
-    heap_place(l, i, t);
-}
-
-static void heap_remove(fc__loop *l, size_t i)
-{
-    fc__timer *last = l->heap[--l->n];
-    if (i == l->n)
-        return;
-    heap_place(l, i, last);
-    if (i > 0 && timer_before(last, l->heap[(i - 1) / 2]))
-        heap_sift_up(l, i);
-    else
-        heap_sift_down(l, i);
-}
-
-fc__timer *fc__loop_timer(fc__loop *l, uint64_t ms, void (*cb)(void *ud), void *ud)
-{
-    fc__timer *t;
-    uint64_t base;
-    bool earliest;
-    if (!l || !cb)
-        return NULL;
-    t = malloc(sizeof(*t));
-    if (!t)
-        return NULL;
-    /* 0 ms: due now (next iteration); otherwise never early. */
-    base = ms ? now_ms_ceil() : fc__now_ms();
-    t->deadline = ms > UINT64_MAX - base ? UINT64_MAX : base + ms;
-    t->cb = cb;
-    t->ud = ud;
-    t->state = TIMER_PENDING;
-
-    pthread_mutex_lock(&l->tmu);
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 64;
-        fc__timer **nh = realloc(l->heap, ncap * sizeof(*nh));
-        if (!nh) {
-            pthread_mutex_unlock(&l->tmu);
-            free(t);
-            return NULL;
-        }
-        l->heap = nh;
-        l->cap = ncap;
-    }
-    t->seq = l->next_seq++;
-    t->idx = l->n; /* heap_sift_up moves it; the analyzer wants it set */
-    l->heap[l->n++] = t;
-    heap_sift_up(l, l->n - 1);
-    earliest = t->idx == 0;
-    pthread_mutex_unlock(&l->tmu);
-
-    /* The loop thread recomputes its timeout before every epoll_wait. */
-    if (earliest && !fc__loop_is_current(l))
-        loop_wake(l);
-    return t;
-}
-
-int fc__loop_timer_cancel(fc__loop *l, fc__timer *t)
-{
-    if (!l || !t)
-        return FC_EINVAL;
-    pthread_mutex_lock(&l->tmu);
-    if (t->state != TIMER_PENDING) {
-        pthread_mutex_unlock(&l->tmu);
-        return FC_EALREADY; /* running: the loop frees it after cb */
-    }
-    heap_remove(l, t->idx);
-    pthread_mutex_unlock(&l->tmu);
-    free(t);
-    return 0;
-}
-
-/* epoll_wait timeout: -1 with no timers, else ms to the earliest deadline. */
-static int loop_timeout(fc__loop *l)
-{
-    int timeout = -1;
-    pthread_mutex_lock(&l->tmu);
-    if (l->n > 0) {
-        uint64_t d = l->heap[0]->deadline, now = fc__now_ms();
-        if (d <= now)
-            timeout = 0;
-        else
-            timeout = d - now > (uint64_t)INT_MAX ? INT_MAX : (int)(d - now);
-    }
-    pthread_mutex_unlock(&l->tmu);
-    return timeout;
-}
-
-static void loop_run_timers(fc__loop *l)
-{
-    uint64_t now = fc__now_ms();
-    uint64_t seq_end;
-    pthread_mutex_lock(&l->tmu);
-    seq_end = l->next_seq;
-    pthread_mutex_unlock(&l->tmu);
-    for (;;) {
-        fc__timer *t;
-        pthread_mutex_lock(&l->tmu);
-        if (l->n == 0 || l->heap[0]->deadline > now || l->heap[0]->seq >= seq_end) {
-            pthread_mutex_unlock(&l->tmu);
-            return;
-        }
-        t = l->heap[0];
-        heap_remove(l, 0);
-        t->state = TIMER_RUNNING;
-        pthread_mutex_unlock(&l->tmu);
-        t->cb(t->ud);
-        free(t);
-    }
 }
 
 /* ---- fd watches ---- */
@@ -572,7 +322,7 @@ void fc__loop_unwatch(fc__loop *l, fc__watch *w)
     if (!defer)
         free(w); /* no loop thread can be dispatching it */
     else if (wake)
-        loop_wake(l);
+        fc__loop_wake(l);
 }
 
 static void loop_dispatch(fc__loop *l, const struct epoll_event *e)
@@ -607,7 +357,7 @@ static void *loop_main(void *arg)
             if (t >= 0 && (l->idle_timeout < 0 || t < l->idle_timeout))
                 l->idle_timeout = t;
         }
-        timeout = loop_timeout(l);
+        timeout = fc__loop_timers_timeout(l);
         if (l->idle_timeout >= 0 && (timeout < 0 || l->idle_timeout < timeout))
             timeout = l->idle_timeout;
         l->idle_timeout = -1;
@@ -624,7 +374,7 @@ static void *loop_main(void *arg)
         for (i = 0; i < n; i++)
             loop_dispatch(l, &evs[i]);
         loop_run_posts(l);
-        loop_run_timers(l);
+        fc__loop_timers_run(l);
     }
     loop_final_drain(l);
     tls_loop = NULL;
@@ -728,7 +478,7 @@ void fc__loop_stop(fc__loop *l)
     if (!l)
         return;
     atomic_store(&l->stopping, true);
-    loop_wake(l);
+    fc__loop_wake(l);
     /* On the loop thread: it exits after the current iteration and its final
      * drain; a later fc__loop_stop or fc__loop_free from another thread joins. */
     if (fc__loop_is_current(l))
