@@ -453,7 +453,8 @@ FC_API bool fc_request_answered(const fc_request *req);
 
 /**
  * Mark the request as answered later. @p cancel (may be NULL) runs at most
- * once, on the event-loop thread, if the client disconnects, the deadline
+ * once, on the request's polling thread (the one that owns its connection),
+ * if the client disconnects, the deadline
  * passes (the library answers 504) or the server shuts down (503) before the
  * answer; after that, late answers are safe no-ops returning FC_EALREADY.
  * The request stays valid until it is answered or canceled *and* the cancel
@@ -461,19 +462,19 @@ FC_API bool fc_request_answered(const fc_request *req);
  */
 FC_API int fc_request_defer(fc_request *req, void (*cancel)(fc_request *req, void *ud), void *ud);
 
-/** Call @p fn(req, ud) on the event-loop thread after @p ms milliseconds and
+/** Call @p fn(req, ud) on the request's polling thread after @p ms milliseconds and
  *  defer the request until then. If the request is canceled first, fn is not
  *  called. */
 FC_API int fc_after(fc_request *req, unsigned ms, void (*fn)(fc_request *req, void *ud), void *ud);
 
 /**
  * Run @p work(@p ud) on the worker pool (it may block), then @p done(req, ud)
- * on the event-loop thread, which answers. The request is deferred meanwhile.
+ * on the request's polling thread, which answers. The request is deferred meanwhile.
  * FC_EAGAIN when the pool queue is full (answer 503 yourself).
  */
 FC_API int fc_pool_run(fc_request *req, void (*work)(void *ud), void (*done)(fc_request *req, void *ud), void *ud);
 
-/** Run @p fn(@p ud) once on the event-loop thread after @p ms milliseconds
+/** Run @p fn(@p ud) once on the first polling thread after @p ms milliseconds
  *  (not tied to a request: feeds streams, periodic work). @p fn must not block.
  *  The app must be started. 0, FC_EINVAL, FC_ENOMEM. */
 FC_API int fc_app_timer(fc_app *app, unsigned ms, void (*fn)(void *ud), void *ud);
@@ -506,7 +507,9 @@ FC_API struct json_object *fc_pg_row_json(const fc_pg_result *r, int row);
 FC_API struct json_object *fc_pg_json(const fc_pg_result *r);
 
 /**
- * Callback of an async query: runs on the event-loop thread; must not block;
+ * Callback of an async query: runs on the request's polling thread (the one
+ * that ran its handler: the query went out on that thread's own database
+ * connection); must not block;
  * usually answers the request. @p r is borrowed until it returns. It is
  * called exactly once per accepted query, also when the request was
  * canceled meanwhile (deadline, client gone): its answer is then a no-op
@@ -521,17 +524,21 @@ typedef void (*fc_pg_cb)(fc_request *req, const fc_pg_result *r, void *ud);
  * The statement is prepared once per connection and cached. The request is
  * deferred. On a full wait queue or a database that is down, @p cb gets
  * FC_EDBDOWN quickly (answer 503). FC_EINVAL when the app has no database.
+ * The pool (FLASKC_DB_POOL connections) is split across the polling threads,
+ * at least one each; a thread's queries are pipelined on its first free
+ * connection (FLASKC_DB_PIPELINE in flight), and FLASKC_DB_QUEUE bounds each
+ * thread's wait queue.
  */
 FC_API int fc_pg_query(fc_request *req, const char *sql, int nparams, const char *const *params,
                        fc_pg_cb cb, void *ud);
 /**
  * fc_pg_query, but @p cb runs on a worker-pool thread (FLASKC_WORKERS) instead
- * of the event-loop thread: for results whose answer costs real CPU to build
- * (hundreds of rows to JSON). The one loop thread serves every query's I/O,
- * so such callbacks there cap the whole app at one core; on the pool they
- * use every core, and the loop stays free. The callback may run
- * concurrently with other callbacks and handlers (guard shared state). When
- * the pool is full, or the app is stopping, it runs on the loop thread.
+ * of the request's polling thread: for results whose answer costs real CPU to
+ * build (hundreds of rows to JSON). A polling thread serves the I/O of all
+ * its connections, so such callbacks there hold up its other clients; on the
+ * pool they leave it free. The callback may run concurrently with other
+ * callbacks and handlers (guard shared state). When the pool is full, or the
+ * app is stopping, it runs on the polling thread.
  */
 FC_API int fc_pg_query_worker(fc_request *req, const char *sql, int nparams,
                               const char *const *params, fc_pg_cb cb, void *ud);
@@ -549,7 +556,7 @@ FC_API int fc_pg_tx_commit(fc_pg_tx *tx, fc_pg_cb cb, void *ud);
 FC_API int fc_pg_tx_rollback(fc_pg_tx *tx, fc_pg_cb cb, void *ud);
 
 /** Sync API for FC_BLOCKING handlers: borrow a connection (waits up to the
- *  deadline), run queries, give it back. NULL on the loop thread, without a
+ *  deadline), run queries, give it back. NULL on a polling thread, without a
  *  database, or past the deadline. These connections are a second pool of
  *  FLASKC_DB_POOL, opened on first use. */
 FC_API fc_pg_conn *fc_pg_acquire(fc_request *req);

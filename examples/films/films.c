@@ -44,9 +44,9 @@ static bool db_failed(fc_request *req, const fc_pg_result *r)
 }
 
 /* Run @p sql and hand the result to @p cb, which answers. Async: fc_pg_query
- * defers the request and calls cb on the event loop — or, for a result of
- * many rows (@p many), fc_pg_query_worker calls it on the worker pool, so
- * building a large JSON answer uses every core and leaves the loop free.
+ * defers the request and calls cb on the request's polling thread — or, for
+ * a result of many rows (@p many), fc_pg_query_worker calls it on the worker
+ * pool, so building a large JSON answer leaves the polling thread free.
  * Sync: borrow a pooled connection, run the query here on the worker, call
  * cb ourselves. */
 static void query(fc_request *req, const char *sql, int nparams, const char *const *params,
