@@ -82,8 +82,9 @@ static void tc_complete(fc_request *req)
         if (!head)
             fc__buf_append(&body, req->res.body, req->res.len);
     } else if (req->res.kind == FC__BODY_STREAM) {
-        /* HEAD of a stream: neither length nor chunking (Werkzeug) */
-        mname = head ? NULL : "Transfer-Encoding";
+        /* as the server sends it: libmicrohttpd announces the chunking also
+         * on HEAD, where Werkzeug sends neither length nor chunking */
+        mname = "Transfer-Encoding";
         snprintf(cl, sizeof(cl), "chunked");
     }
     copy_headers(req, o, &hb, mname, cl);

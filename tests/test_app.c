@@ -464,9 +464,13 @@ static void test_responses(fc_app *app)
     CHECK_STR(fc_test_header(r, "Transfer-Encoding"), "chunked");
     CHECK(fc_test_header(r, "Content-Length") == NULL);
     fc_test_response_free(r);
+    /* the test client answers as the server does: libmicrohttpd announces
+     * the chunking on HEAD of a stream too (Werkzeug would send neither) */
     r = get(app, "HEAD", "/stream");
     CHECK_INT(fc_test_status(r), 200);
-    CHECK(fc_test_header(r, "Transfer-Encoding") == NULL && fc_test_header(r, "Content-Length") == NULL);
+    CHECK_STR(fc_test_header(r, "Transfer-Encoding"), "chunked");
+    CHECK(fc_test_header(r, "Content-Length") == NULL);
+    CHECK_STR(fc_test_body(r, NULL), "");
     fc_test_response_free(r);
 }
 
