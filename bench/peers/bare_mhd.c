@@ -9,8 +9,14 @@
  * once and shared (they are immutable and refcounted), no per-request
  * allocation.
  *
+ * Each connection gets a memory pool of CONNECTION_MEMORY bytes (env,
+ * default 20480: libflaskc's FLASKC_CONNECTION_MEMORY default; keep the two
+ * equal, since libmicrohttpd clears the whole pool for every request, so the
+ * pool is most of a connection's memory and part of its per-request CPU).
+ *
  * Build: cc -O2 bare_mhd.c $(pkg-config --cflags --libs libmicrohttpd) -o bare_mhd
- * Run:   THREADS=1 ./bare_mhd [PORT]     (PORT also from env PORT, default 8080) */
+ * Run:   THREADS=1 ./bare_mhd [PORT]     (PORT also from env PORT, default 8080;
+ *        HOST, MAX_CONNECTIONS (default 10000), CONNECTION_MEMORY) */
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
@@ -78,6 +84,7 @@ int main(int argc, char **argv)
         port = (unsigned)strtoul(argv[1], NULL, 10);
     unsigned threads = env_uint("THREADS", 1, 1024);
     unsigned max_conn = env_uint("MAX_CONNECTIONS", 10000, 1000000);
+    unsigned pool_size = env_uint("CONNECTION_MEMORY", 20 * 1024, 64u * 1024 * 1024);
 
     /* as libflaskc does (same limit, timeout and backlog as its defaults):
      * enough descriptors for the connection limit */
@@ -117,14 +124,15 @@ int main(int argc, char **argv)
         MHD_OPTION_CONNECTION_TIMEOUT, 60u,
         /* the same pool size as libflaskc's default: this program is the
          * ceiling for libflaskc's overhead, so it runs libmicrohttpd alike */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)pool_size,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
         MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "bare_mhd: cannot listen on port %u\n", port);
         return 1;
     }
-    fprintf(stderr, "bare_mhd: listening on port %u (%u threads)\n", port, threads);
+    fprintf(stderr, "bare_mhd: listening on port %u (%u threads, %u-byte connection pools)\n", port,
+            threads, pool_size);
 
     sigset_t set;
     sigemptyset(&set);
