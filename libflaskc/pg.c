@@ -208,6 +208,15 @@ static const char *msg_line(char *buf, size_t cap, const char *msg)
     return buf;
 }
 
+/* Cancel a timer of this thread if it is pending; from its own callback the
+ * loop frees it when the callback returns. Either way it is no longer ours. */
+static void timer_stop(pgt *pg, fc__timer **t)
+{
+    if (*t)
+        (void)fc__loop_timer_cancel(pg->loop, *t);
+    *t = NULL;
+}
+
 static uint32_t str_hash(const char *s)
 {
     uint32_t h = 2166136261u;
@@ -598,13 +607,20 @@ static void conn_flush(struct pconn *pc)
     conn_set_events(pc, FC__EV_READ | (pc->want_write ? FC__EV_WRITE : 0));
 }
 
+/* Up, and free for new work with fewer than @p limit queries in flight. */
+static bool conn_free(const struct pconn *pc, unsigned limit)
+{
+    return pc->state == C_UP && !pc->failed && !pc->pinned && !pc->reserved &&
+           pc->inflight < limit;
+}
+
 /* An up connection free for new work: least loaded, under @p limit in flight. */
 static struct pconn *pick(pgt *pg, unsigned limit)
 {
     struct pconn *best = NULL;
     for (unsigned i = 0; i < pg->npool; i++) {
         struct pconn *pc = &pg->conns[i];
-        if (pc->state != C_UP || pc->failed || pc->pinned || pc->reserved || pc->inflight >= limit)
+        if (!conn_free(pc, limit))
             continue;
         if (!best || pc->inflight < best->inflight)
             best = pc;
@@ -621,7 +637,7 @@ static struct pconn *pick_fill(pgt *pg)
     uint64_t now = 0;
     for (unsigned i = 0; i < pg->npool; i++) {
         struct pconn *pc = &pg->conns[i];
-        if (pc->state != C_UP || pc->failed || pc->pinned || pc->reserved || pc->inflight >= pg->depth)
+        if (!conn_free(pc, pg->depth))
             continue;
         if (pc->head) {
             if (!now)
@@ -831,9 +847,7 @@ static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
     char buf[256];
     msg_line(buf, sizeof(buf), why);
     bool was_up = pc->state == C_UP;
-    if (pc->ctimer && fc__loop_timer_cancel(pg->loop, pc->ctimer) == 0)
-        pc->ctimer = NULL;
-    pc->ctimer = NULL;
+    timer_stop(pg, &pc->ctimer);
     conn_unwatch(pc);
     if (pc->conn)
         PQfinish(pc->conn);
@@ -919,9 +933,7 @@ static void conn_lost(struct pconn *pc, const char *why)
 static void conn_ready(struct pconn *pc)
 {
     pgt *pg = pc->pg;
-    if (pc->ctimer && fc__loop_timer_cancel(pg->loop, pc->ctimer) == 0)
-        pc->ctimer = NULL;
-    pc->ctimer = NULL;
+    timer_stop(pg, &pc->ctimer);
     if (PQsetnonblocking(pc->conn, 1) != 0 || !PQenterPipelineMode(pc->conn) ||
         !conn_rewatch(pc, FC__EV_READ)) {
         connect_failed(pc, PQerrorMessage(pc->conn));
@@ -946,11 +958,8 @@ static void conn_poll(struct pconn *pc, PostgresPollingStatusType st)
         conn_ready(pc);
         return;
     case PGRES_POLLING_READING:
-        if (!conn_rewatch(pc, FC__EV_READ))
-            connect_failed(pc, "cannot watch the database socket");
-        return;
     case PGRES_POLLING_WRITING:
-        if (!conn_rewatch(pc, FC__EV_WRITE))
+        if (!conn_rewatch(pc, st == PGRES_POLLING_READING ? FC__EV_READ : FC__EV_WRITE))
             connect_failed(pc, "cannot watch the database socket");
         return;
     default:
@@ -1129,19 +1138,26 @@ static bool incoming_take(pgt *pg, struct job **list)
     return *list != NULL;
 }
 
-static void incoming_drain(void *ud)
+/* Accept what the incoming list holds; false when it was empty. */
+static bool incoming_accept(pgt *pg)
 {
-    pgt *pg = ud;
     struct job *list;
     if (!incoming_take(pg, &list))
-        return;
+        return false;
     while (list) {
         struct job *j = list;
         list = j->next;
         j->next = NULL;
         job_accept(pg, j);
     }
-    pg_kick(pg);
+    return true;
+}
+
+static void incoming_drain(void *ud)
+{
+    pgt *pg = ud;
+    if (incoming_accept(pg))
+        pg_kick(pg);
 }
 
 /* The loop's idle hook: accept what this thread's handlers submitted. */
@@ -1183,13 +1199,19 @@ static void job_cancel(fc_request *req, void *ud)
     pg_kick(pg);
 }
 
-static void detach_cancel(fc_request *req, struct job *j)
+/* Under req->mu. */
+static void detach_cancel_locked(fc_request *req, const struct job *j)
 {
-    pthread_mutex_lock(&req->mu);
     if (req->cancel_fn == job_cancel && req->cancel_ud == j) {
         req->cancel_fn = NULL;
         req->cancel_ud = NULL;
     }
+}
+
+static void detach_cancel(fc_request *req, struct job *j)
+{
+    pthread_mutex_lock(&req->mu);
+    detach_cancel_locked(req, j);
     pthread_mutex_unlock(&req->mu);
 }
 
@@ -1206,10 +1228,7 @@ static int job_submit(struct job *j)
         rc = incoming_push(pg, j, false);
         if (rc) {
             pthread_mutex_lock(&req->mu);
-            if (req->cancel_fn == job_cancel && req->cancel_ud == j) {
-                req->cancel_fn = NULL;
-                req->cancel_ud = NULL;
-            }
+            detach_cancel_locked(req, j);
             if (!was_deferred)
                 req->deferred = false;
             pthread_mutex_unlock(&req->mu);
@@ -1497,25 +1516,16 @@ static void teardown(void *ud)
     pgt *pg = ud;
     struct job *list;
     pg->stopping = true;
-    if (pg->sweep && fc__loop_timer_cancel(pg->loop, pg->sweep) == 0)
-        pg->sweep = NULL;
-    pg->sweep = NULL;
+    timer_stop(pg, &pg->sweep);
     do {
         /* callbacks run from here may end requests, whose open transactions
          * push their abandon nodes: loop until nothing is left */
-        while (incoming_take(pg, &list))
-            while (list) {
-                struct job *j = list;
-                list = j->next;
-                j->next = NULL;
-                job_accept(pg, j);
-            }
+        while (incoming_accept(pg))
+            ;
         queue_fail_all(pg, "the server is stopping", "57P01");
         for (unsigned i = 0; i < pg->npool; i++) {
             struct pconn *pc = &pg->conns[i];
-            if (pc->retry && fc__loop_timer_cancel(pg->loop, pc->retry) == 0)
-                pc->retry = NULL;
-            pc->retry = NULL;
+            timer_stop(pg, &pc->retry);
             conn_close(pc, "the server is stopping", "57P01");
         }
         pthread_mutex_lock(&pg->in_mu);
@@ -1525,21 +1535,19 @@ static void teardown(void *ud)
         pthread_mutex_unlock(&pg->in_mu);
     } while (list);
     while (pg->txs) {
-        fc_pg_tx *tx = pg->txs;
-        if (!tx->req_gone) {
-            /* its request is still alive (it must not be at this point):
-             * leave the tx to the request's cleanup rather than free it */
-            fc_log(FC_LOG_WARNING, "a database transaction outlives the app's database pool");
-            pg->txs = tx->next;
-            tx->linked = false;
-            continue;
-        }
         /* unlink here so the loop never reads a freed head, whatever linked says */
+        fc_pg_tx *tx = pg->txs;
         pg->txs = tx->next;
         if (pg->txs)
             pg->txs->prev = NULL;
         tx->linked = false;
-        tx_unlink_free(tx);
+        if (tx->req_gone) {
+            tx_unlink_free(tx);
+            continue;
+        }
+        /* its request is still alive (it must not be at this point):
+         * leave the tx to the request's cleanup rather than free it */
+        fc_log(FC_LOG_WARNING, "a database transaction outlives the app's database pool");
     }
     fc__loop_off_idle(pg->loop, pg_idle, pg);
     pthread_mutex_lock(&pg->top->mu);
