@@ -1,0 +1,162 @@
+/* pg_int.h — the PostgreSQL pool's structures and the fc__pg_ functions its modules share;
+ * only the pg_*.c modules include it (and, through it, <libpq-fe.h>). */
+#ifndef FLASKC_PG_INT_H
+#define FLASKC_PG_INT_H
+
+#include "internal.h"
+
+#include <libpq-fe.h>
+
+/*
+ * Threads. The pool is one part per polling thread (struct pgt): a part's
+ * connections, wait queue, prepared-statement caches and transactions belong
+ * to its thread alone and take no lock. fc_pg_query, fc_pg_begin and
+ * fc_pg_tx_* may be called from any thread: they copy their arguments into a
+ * job, defer the request, take a reference on it and push the job on the
+ * incoming list of the request's part (in_mu). A job pushed on the owning
+ * thread is only listed: the loop's idle hook accepts it before the loop
+ * waits; one from another thread is accepted by a loop post. Callbacks run on
+ * the owning thread (fc_pg_query_worker's on the worker pool), so they never
+ * race each other or a cancel (deadline, disconnect, shutdown), which that
+ * thread also runs. A callback that queries again goes through the incoming
+ * list like anyone else: nothing re-enters the connection code.
+ *
+ * Each query is [Parse] + Bind/Execute + Sync on the first free connection of
+ * its part whose oldest query is not slow, with fewer than FLASKC_DB_PIPELINE
+ * (default 32) queries in flight; results map to the FIFO of jobs of that
+ * connection, and a job is complete (and may report success) only at its Sync:
+ * until then its implicit transaction has not committed. When a connection
+ * breaks, its jobs in flight fail with FC_EDBDOWN.
+ *
+ * The blocking pool (fc_pg_acquire) is separate: its own PGconns, a mutex and
+ * a condition variable, used by worker threads only.
+ */
+
+#define PG_STMT_BUCKETS 64       /* prepared-statement cache: hash buckets */
+
+struct fc_pg_result {
+    PGresult *res;        /* rows / command status; NULL for errors */
+    int err;              /* 0, FC_EDB, FC_EDBDOWN, FC_ETIMEDOUT */
+    const char *msg;      /* error message (borrowed) */
+    const char *sqlstate; /* error SQLSTATE (borrowed) */
+};
+
+enum { K_QUERY, K_BEGIN, K_TXQ, K_COMMIT, K_ROLLBACK, K_RB_INTERNAL, K_ABANDON };
+enum { S_INCOMING, S_QUEUED, S_RESERVED, S_INFLIGHT };
+enum { C_DOWN, C_CONNECTING, C_UP };
+enum { TX_BEGINNING, TX_OPEN, TX_CLOSING, TX_ENDED };
+
+struct pconn;
+typedef struct pgt pgt;
+
+struct job {
+    struct job *next, *prev; /* incoming list / wait queue (prev) / connection FIFO */
+    pgt *pg;
+    fc_request *req;         /* NULL for internal jobs */
+    int kind, state;
+    bool canceled;           /* the request was canceled (loop thread) */
+    bool sent;
+    uint64_t sent_at;        /* when it went on its connection */
+    bool prep_pending;       /* the next result is the answer to our Parse */
+    bool aborted;            /* PGRES_PIPELINE_ABORTED seen */
+    bool on_worker;          /* fc_pg_query_worker: the callback runs on the pool */
+    char stmt_name[16];      /* "" = unnamed statement */
+    char *sql;
+    int nparams;
+    char **params;
+    fc_pg_cb cb;
+    fc_pg_tx_cb txcb;
+    void *ud;
+    fc_pg_tx *tx;
+    struct pconn *conn;
+    uint64_t queued_at;
+    PGresult *res;           /* the statement's result */
+    PGresult *err;           /* the first error result */
+    fc_pg_result done;       /* what the worker's callback gets */
+};
+
+struct pconn {
+    pgt *pg;
+    unsigned idx;
+    PGconn *conn;
+    int state;
+    fc__watch *watch;
+    unsigned events;
+    fc__timer *retry, *ctimer;
+    unsigned backoff;
+    unsigned failures;       /* consecutive failed connection attempts */
+    bool attempted;          /* at least one attempt finished (for the start wait) */
+    bool want_write, dirty, failed;
+    uint64_t up_since;
+    struct job *head, *tail; /* in flight, in send order */
+    unsigned inflight;
+    struct stmt *stmts[PG_STMT_BUCKETS];
+    unsigned nstmts, next_stmt;
+    fc_pg_tx *pinned;        /* a transaction owns the connection */
+    struct job *reserved;    /* a BEGIN waiting for the connection to drain */
+};
+
+struct fc_pg_tx {
+    pgt *pg;
+    fc_request *req;         /* valid until the request's cleanup (then req_gone) */
+    struct pconn *conn;      /* pinned connection */
+    int state;
+    bool broken, linked, req_gone;
+    fc_pg_tx *prev, *next;   /* pg->txs */
+    struct job abandon;      /* pushed by the request's cleanup: no allocation there */
+};
+
+struct bconn {
+    struct bconn *next;
+    PGconn *conn;
+};
+
+struct fc_pg_conn {
+    fc__pg *pg;
+    struct bconn *b;         /* NULL once released */
+    fc_request *req;
+};
+
+/* A polling thread's part of the pool: its connections, its wait queue, its
+ * transactions. Everything but the incoming list belongs to that thread. */
+struct pgt {
+    fc__pg *top;
+    fc_app *app;
+    fc__loop *loop;
+    const char *url;         /* borrowed from app->cfg */
+    unsigned npool, queue_max;
+    unsigned depth;          /* queries in flight per connection (1 = no pipelining) */
+    struct pconn *conns;
+    /* loop thread only */
+    struct job *qhead, *qtail;
+    unsigned nqueued, nup;
+    bool db_down, stopping;
+    fc__timer *sweep;
+    fc_pg_tx *txs;
+    /* incoming jobs, any thread */
+    pthread_mutex_t in_mu;
+    struct job *in_head, *in_tail;
+    bool in_posted, closed;
+    atomic_bool in_pending;  /* the list is not empty: the idle hook drains it */
+    /* under top->mu: what fc__pg_wait_first and fc__pg_stop read */
+    unsigned pub_up, pub_attempted;
+    bool stop_done;
+};
+
+struct fc__pg {
+    fc_app *app;
+    const char *url;         /* borrowed from app->cfg */
+    unsigned npool;          /* connections in all: the async ones, and at most as many blocking */
+    unsigned n;
+    pgt **t;                 /* one part per polling thread */
+    /* start and stop handshakes */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* the blocking pool */
+    pthread_mutex_t bmu;
+    pthread_cond_t bcv;
+    struct bconn *bidle;
+    unsigned btotal;
+};
+
+#endif /* FLASKC_PG_INT_H */
