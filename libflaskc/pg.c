@@ -1,9 +1,8 @@
 /* pg.c — the PostgreSQL pool: pipelined async queries on the polling threads, wait queue,
- * reconnects, transactions, the blocking pool (results: pg_result.c). */
+ * reconnects, transactions (the blocking pool: pg_sync.c; results: pg_result.c). */
 #include "pg_int.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +34,7 @@ static void incoming_drain(void *ud);
 /* ---- small helpers ---- */
 
 /* The first line of a libpq message, without trailing blanks, into buf. */
-static const char *msg_line(char *buf, size_t cap, const char *msg)
+const char *fc__pg_msg_line(char *buf, size_t cap, const char *msg)
 {
     if (!msg || !*msg)
         msg = "connection to the database lost";
@@ -686,7 +685,7 @@ static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
 {
     pgt *pg = pc->pg;
     char buf[256];
-    msg_line(buf, sizeof(buf), why);
+    fc__pg_msg_line(buf, sizeof(buf), why);
     bool was_up = pc->state == C_UP;
     timer_stop(pg, &pc->ctimer);
     conn_unwatch(pc);
@@ -743,7 +742,7 @@ static void connect_failed(struct pconn *pc, const char *why)
 {
     pgt *pg = pc->pg;
     char buf[256];
-    msg_line(buf, sizeof(buf), why);
+    fc__pg_msg_line(buf, sizeof(buf), why);
     conn_close(pc, buf, "08001");
     pc->attempted = true;
     pc->failures++;
@@ -761,7 +760,7 @@ static void connect_failed(struct pconn *pc, const char *why)
 static void conn_lost(struct pconn *pc, const char *why)
 {
     char buf[256];
-    msg_line(buf, sizeof(buf), why);
+    fc__pg_msg_line(buf, sizeof(buf), why);
     bool stable = fc__ms_since(pc->up_since) >= PG_STABLE_MS;
     fc_log(FC_LOG_INFO, "database connection %u lost: %s", pc->idx, buf);
     conn_close(pc, buf, "08006");
@@ -1082,7 +1081,7 @@ static int job_submit(struct job *j)
     return rc;
 }
 
-static bool args_ok(const char *sql, int nparams, const char *const *params)
+bool fc__pg_args_ok(const char *sql, int nparams, const char *const *params)
 {
     return sql && nparams >= 0 && nparams <= 65535 && (nparams == 0 || params);
 }
@@ -1097,7 +1096,7 @@ static pgt *part(fc_request *req)
 static int query_submit(fc_request *req, const char *sql, int nparams, const char *const *params,
                         fc_pg_cb cb, void *ud, bool on_worker)
 {
-    if (!req || !cb || !args_ok(sql, nparams, params) || !req->app->pg || !req->loop)
+    if (!req || !cb || !fc__pg_args_ok(sql, nparams, params) || !req->app->pg || !req->loop)
         return FC_EINVAL;
     struct job *j = job_new(part(req), req, K_QUERY, sql, nparams, params);
     if (!j)
@@ -1158,7 +1157,7 @@ oom:
 static int tx_submit(fc_pg_tx *tx, int kind, const char *sql, int nparams,
                      const char *const *params, fc_pg_cb cb, fc_pg_tx_cb txcb, void *ud)
 {
-    if (!tx || tx->req_gone || !tx->req || (!cb && !txcb) || !args_ok(sql, nparams, params))
+    if (!tx || tx->req_gone || !tx->req || (!cb && !txcb) || !fc__pg_args_ok(sql, nparams, params))
         return FC_EINVAL;
     struct job *j = job_new(tx->pg, tx->req, kind, sql, nparams, params);
     if (!j)
@@ -1205,7 +1204,7 @@ static void cond_init_mono(pthread_cond_t *cv)
     pthread_condattr_destroy(&a);
 }
 
-static struct timespec mono_in(uint64_t ms)
+struct timespec fc__pg_mono_in(uint64_t ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1229,7 +1228,7 @@ static int check_url(const char *url)
     if (!o) {
         char buf[256];
         fc_log(FC_LOG_ERROR, "invalid database URL: %s",
-               msg_line(buf, sizeof(buf), err ? err : "out of memory"));
+               fc__pg_msg_line(buf, sizeof(buf), err ? err : "out of memory"));
         PQfreemem(err);
         return err ? FC_EINVAL : FC_ENOMEM;
     }
@@ -1331,7 +1330,7 @@ void fc__pg_wait_first(fc_app *app)
 {
     fc__pg *top = app->pg;
     /* wait for one connection, or for every one to have failed once */
-    struct timespec dl = mono_in(PG_START_WAIT_MS);
+    struct timespec dl = fc__pg_mono_in(PG_START_WAIT_MS);
     pthread_mutex_lock(&top->mu);
     for (;;) {
         unsigned up = 0, att = 0, total = 0;
@@ -1415,195 +1414,7 @@ void fc__pg_stop(fc_app *app)
         while (!top->t[i]->stop_done)
             pthread_cond_wait(&top->cv, &top->mu);
     pthread_mutex_unlock(&top->mu);
-    unsigned nidle = 0;
-    pthread_mutex_lock(&top->bmu);
-    while (top->bidle) {
-        struct bconn *b = top->bidle;
-        top->bidle = b->next;
-        if (b->conn)
-            PQfinish(b->conn);
-        free(b);
-        nidle++;
-    }
-    pthread_mutex_unlock(&top->bmu);
-    if (nidle != top->btotal)
-        fc_log(FC_LOG_WARNING, "%u blocking database connections were never released",
-               top->btotal - nidle);
+    fc__pg_blocking_close(top);
     app->pg = NULL;
     pg_free(top);
-}
-
-/* ---- the blocking pool (worker threads) ---- */
-
-static PGconn *bconnect(fc__pg *pg)
-{
-    const char *const kw[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *const val[] = {"5", pg->app->name, pg->url, NULL};
-    PGconn *c = PQconnectdbParams(kw, val, 1);
-    if (c && PQstatus(c) == CONNECTION_OK)
-        return c;
-    char buf[256];
-    fc_log(FC_LOG_WARNING, "blocking database connection: %s",
-           msg_line(buf, sizeof(buf), c ? PQerrorMessage(c) : "out of memory"));
-    PQfinish(c);
-    return NULL;
-}
-
-static void bconn_put(fc__pg *pg, struct bconn *b)
-{
-    /* never hand on a connection inside a transaction or a command */
-    if (b->conn && (PQstatus(b->conn) != CONNECTION_OK ||
-                    PQtransactionStatus(b->conn) != PQTRANS_IDLE)) {
-        PQfinish(b->conn);
-        b->conn = NULL;
-    }
-    pthread_mutex_lock(&pg->bmu);
-    b->next = pg->bidle;
-    pg->bidle = b;
-    pthread_cond_signal(&pg->bcv);
-    pthread_mutex_unlock(&pg->bmu);
-}
-
-static void lease_cleanup(void *p)
-{
-    fc_pg_conn *c = p;
-    if (c->b) {
-        fc_log(FC_LOG_WARNING, "a blocking database connection was not released by its handler");
-        bconn_put(c->pg, c->b);
-        c->b = NULL;
-    }
-}
-
-fc_pg_conn *fc_pg_acquire(fc_request *req)
-{
-    if (!req || !req->app->pg)
-        return NULL;
-    fc__pg *pg = req->app->pg;
-    if (fc__loop_current()) {
-        fc_log(FC_LOG_ERROR, "fc_pg_acquire on a polling thread would block it; use "
-               "fc_pg_query there, or FC_BLOCKING routes");
-        return NULL;
-    }
-    fc_pg_conn *c = fc_request_alloc(req, sizeof(*c));
-    if (!c)
-        return NULL;
-    unsigned dms = pg->app->cfg.deadline_ms;
-    uint64_t waited = fc__ms_since(req->start_ms);
-    struct timespec dl = mono_in(dms > waited ? dms - waited : 0);
-    struct bconn *b = NULL;
-    bool make = false;
-    pthread_mutex_lock(&pg->bmu);
-    for (;;) {
-        if (pg->bidle) {
-            b = pg->bidle;
-            pg->bidle = b->next;
-            break;
-        }
-        if (pg->btotal < pg->npool) {
-            pg->btotal++;
-            make = true;
-            break;
-        }
-        if (!dms) {
-            pthread_cond_wait(&pg->bcv, &pg->bmu);
-        } else if (pthread_cond_timedwait(&pg->bcv, &pg->bmu, &dl) == ETIMEDOUT && !pg->bidle) {
-            break;
-        }
-    }
-    pthread_mutex_unlock(&pg->bmu);
-    if (make) {
-        b = calloc(1, sizeof(*b));
-        if (!b) {
-            pthread_mutex_lock(&pg->bmu);
-            pg->btotal--;
-            pthread_cond_signal(&pg->bcv);
-            pthread_mutex_unlock(&pg->bmu);
-            return NULL;
-        }
-    }
-    if (!b) {
-        fc_log(FC_LOG_WARNING, "no blocking database connection free within the deadline");
-        return NULL;
-    }
-    /* an idle connection has nothing to say: readable means the server
-     * closed it (restart, pg_terminate_backend) — reconnect before use */
-    if (b->conn && PQstatus(b->conn) == CONNECTION_OK) {
-        struct pollfd p = {.fd = PQsocket(b->conn), .events = POLLIN};
-        if (p.fd < 0 || poll(&p, 1, 0) != 0)
-            PQreset(b->conn);
-    } else if (b->conn) {
-        PQreset(b->conn);
-    }
-    if (b->conn) {
-        if (PQstatus(b->conn) != CONNECTION_OK) {
-            PQfinish(b->conn);
-            b->conn = NULL;
-        }
-    }
-    if (!b->conn)
-        b->conn = bconnect(pg);
-    if (!b->conn) {
-        bconn_put(pg, b);
-        return NULL;
-    }
-    c->pg = pg;
-    c->b = b;
-    c->req = req;
-    if (fc_request_on_cleanup(req, lease_cleanup, c) != 0) {
-        bconn_put(pg, b);
-        return NULL;
-    }
-    return c;
-}
-
-static void clear_result(void *p)
-{
-    PQclear(p);
-}
-
-const fc_pg_result *fc_pg_exec(fc_pg_conn *c, const char *sql, int nparams, const char *const *params)
-{
-    if (!c || !c->b || !args_ok(sql, nparams, params))
-        return NULL;
-    fc_request *req = c->req;
-    fc_pg_result *r = fc_request_alloc(req, sizeof(*r));
-    if (!r)
-        return NULL;
-    memset(r, 0, sizeof(*r));
-    PGconn *pc = c->b->conn;
-    PGresult *res = PQexecParams(pc, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (res && fc_request_on_cleanup(req, clear_result, res) != 0) {
-        PQclear(res);
-        return NULL;
-    }
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
-        r->res = res;
-        return r;
-    }
-    if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
-        PQfinish(pc); /* leave the COPY state the only sure way */
-        c->b->conn = NULL;
-        r->err = FC_EDB;
-        r->msg = "COPY is not supported by fc_pg_exec";
-        r->sqlstate = "0A000";
-        return r;
-    }
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    char buf[256];
-    if (!msg)
-        msg = fc_request_printf(req, "%s", msg_line(buf, sizeof(buf), PQerrorMessage(pc)));
-    r->err = state ? FC_EDB : FC_EDBDOWN;
-    r->sqlstate = state ? state : "08006";
-    r->msg = msg ? msg : fc_strerror(r->err);
-    return r;
-}
-
-void fc_pg_release(fc_pg_conn *c)
-{
-    if (!c || !c->b)
-        return;
-    bconn_put(c->pg, c->b);
-    c->b = NULL;
 }

@@ -5,6 +5,8 @@
 
 #include "internal.h"
 
+#include <time.h>
+
 #include <libpq-fe.h>
 
 /*
@@ -28,8 +30,8 @@
  * until then its implicit transaction has not committed. When a connection
  * breaks, its jobs in flight fail with FC_EDBDOWN.
  *
- * The blocking pool (fc_pg_acquire) is separate: its own PGconns, a mutex and
- * a condition variable, used by worker threads only.
+ * The blocking pool (fc_pg_acquire, pg_sync.c) is separate: its own PGconns, a
+ * mutex and a condition variable, used by worker threads only.
  */
 
 #define PG_STMT_BUCKETS 64       /* prepared-statement cache: hash buckets */
@@ -158,5 +160,17 @@ struct fc__pg {
     struct bconn *bidle;
     unsigned btotal;
 };
+
+/* pg.c */
+/** The first line of a libpq message, without trailing blanks, into @p buf. */
+const char *fc__pg_msg_line(char *buf, size_t cap, const char *msg);
+/** CLOCK_MONOTONIC, @p ms from now (for pthread_cond_timedwait). */
+struct timespec fc__pg_mono_in(uint64_t ms);
+/** A query's arguments are usable. */
+bool fc__pg_args_ok(const char *sql, int nparams, const char *const *params);
+
+/* pg_sync.c */
+/** fc__pg_stop, after the polling threads let go: close the idle blocking connections. */
+void fc__pg_blocking_close(fc__pg *top);
 
 #endif /* FLASKC_PG_INT_H */
