@@ -594,7 +594,7 @@ int fc__server_port(const fc_app *app);
  *  into the request's arena; NULL on OOM. */
 char *fc__json_to_arena(fc_request *req, struct json_object *obj, size_t *len);
 
-/* pg.c */
+/* pg_front.c (the pool's other modules share libflaskc/pg_int.h) */
 /** Create the pool, one part per polling thread; their connections start
  *  when the loops do. */
 int fc__pg_start(fc_app *app);

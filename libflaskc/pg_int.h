@@ -13,28 +13,29 @@
  * Threads. The pool is one part per polling thread (struct pgt): a part's
  * connections, wait queue, prepared-statement caches and transactions belong
  * to its thread alone and take no lock. fc_pg_query, fc_pg_begin and
- * fc_pg_tx_* may be called from any thread: they copy their arguments into a
- * job, defer the request, take a reference on it and push the job on the
- * incoming list of the request's part (in_mu). A job pushed on the owning
- * thread is only listed: the loop's idle hook accepts it before the loop
- * waits; one from another thread is accepted by a loop post. Callbacks run on
- * the owning thread (fc_pg_query_worker's on the worker pool), so they never
- * race each other or a cancel (deadline, disconnect, shutdown), which that
- * thread also runs. A callback that queries again goes through the incoming
- * list like anyone else: nothing re-enters the connection code.
+ * fc_pg_tx_* may be called from any thread (pg_front.c): they copy their
+ * arguments into a job, defer the request, take a reference on it and push the
+ * job on the incoming list of the request's part (in_mu). A job pushed on the
+ * owning thread is only listed: the loop's idle hook accepts it before the
+ * loop waits; one from another thread is accepted by a loop post. Callbacks
+ * run on the owning thread (pg_sched.c; fc_pg_query_worker's on the worker
+ * pool), so they never race each other or a cancel (deadline, disconnect,
+ * shutdown), which that thread also runs. A callback that queries again goes
+ * through the incoming list like anyone else: nothing re-enters the connection
+ * code.
  *
- * Each query is [Parse] + Bind/Execute + Sync on the first free connection of
- * its part whose oldest query is not slow, with fewer than FLASKC_DB_PIPELINE
- * (default 32) queries in flight; results map to the FIFO of jobs of that
- * connection, and a job is complete (and may report success) only at its Sync:
- * until then its implicit transaction has not committed. When a connection
- * breaks, its jobs in flight fail with FC_EDBDOWN.
+ * Each query is [Parse] + Bind/Execute + Sync (pg_conn.c) on the first free
+ * connection of its part whose oldest query is not slow, with fewer than
+ * FLASKC_DB_PIPELINE (default 32) queries in flight; results map to the FIFO
+ * of jobs of that connection, and a job is complete (and may report success)
+ * only at its Sync: until then its implicit transaction has not committed.
+ * When a connection breaks, its jobs in flight fail with FC_EDBDOWN.
  *
  * The blocking pool (fc_pg_acquire, pg_sync.c) is separate: its own PGconns, a
  * mutex and a condition variable, used by worker threads only.
  */
 
-#define PG_STMT_BUCKETS 64       /* prepared-statement cache: hash buckets */
+#define PG_STMT_BUCKETS 64 /* prepared-statement cache: hash buckets */
 
 struct fc_pg_result {
     PGresult *res;        /* rows / command status; NULL for errors */
@@ -161,15 +162,54 @@ struct fc__pg {
     unsigned btotal;
 };
 
-/* pg.c */
-/** The first line of a libpq message, without trailing blanks, into @p buf. */
-const char *fc__pg_msg_line(char *buf, size_t cap, const char *msg);
+/* pg_front.c: any thread */
+/** A job copying @p sql and @p params, in one allocation; NULL on OOM. */
+struct job *fc__pg_job_new(pgt *pg, fc_request *req, int kind, const char *sql, int nparams,
+                           const char *const *params);
+/** The request no longer points at this job: a later cancel must not find it. */
+void fc__pg_detach_cancel(fc_request *req, struct job *j);
+/** A query's SQL and parameters are usable (any thread). */
+bool fc__pg_args_ok(const char *sql, int nparams, const char *const *params);
 /** CLOCK_MONOTONIC, @p ms from now (for pthread_cond_timedwait). */
 struct timespec fc__pg_mono_in(uint64_t ms);
-/** A query's arguments are usable. */
-bool fc__pg_args_ok(const char *sql, int nparams, const char *const *params);
 
-/* pg_sync.c */
+/* pg_sched.c: the owning polling thread */
+/** Transaction bookkeeping, then the callback, then the job is gone. */
+void fc__pg_job_end(struct job *j, fc_pg_result *r);
+/** fc__pg_job_end with an error and no rows. */
+void fc__pg_job_fail(struct job *j, int err, const char *msg, const char *sqlstate);
+/** The transaction no longer owns its connection. */
+void fc__pg_tx_unpin(fc_pg_tx *tx);
+/** The wait queue: a job that lost its reserved connection goes first; fail them all. */
+void fc__pg_queue_push_front(pgt *pg, struct job *j);
+void fc__pg_queue_fail_all(pgt *pg, const char *msg, const char *sqlstate);
+/** After every loop entry: dispatch waiting jobs, flush, close failed connections. */
+void fc__pg_kick(pgt *pg);
+/** Loop post: accept the incoming list. */
+void fc__pg_incoming_drain(void *ud);
+/** The loop's idle hook: accept what this thread's handlers submitted. */
+int fc__pg_idle(void *ud);
+/** The request's cancel hook (fc_request_defer). */
+void fc__pg_job_cancel(fc_request *req, void *ud);
+/** Loop posts: connect every connection of the part; stop the part. */
+void fc__pg_start_all(void *ud);
+void fc__pg_teardown(void *ud);
+
+/* pg_conn.c: the owning polling thread */
+/** The first line of a libpq message, without trailing blanks, into @p buf (any thread). */
+const char *fc__pg_msg_line(char *buf, size_t cap, const char *msg);
+/** Cancel a timer of the part's thread if pending, and forget it. */
+void fc__pg_timer_stop(pgt *pg, fc__timer **t);
+/** Queue [Parse] + Bind/Execute + Sync on the connection (a failure marks it failed). */
+void fc__pg_conn_send(struct pconn *pc, struct job *j);
+/** Start connecting (non-blocking); a failure schedules the retry. */
+void fc__pg_conn_connect(struct pconn *pc);
+/** Flush what was sent, close the connection if it failed; true when it closed it. */
+bool fc__pg_conn_settle(struct pconn *pc);
+/** The server is stopping: no reconnect; close, failing what is in flight. */
+void fc__pg_conn_stop(struct pconn *pc);
+
+/* pg_sync.c: worker threads */
 /** fc__pg_stop, after the polling threads let go: close the idle blocking connections. */
 void fc__pg_blocking_close(fc__pg *top);
 

@@ -133,7 +133,8 @@ static void clear_result(void *p)
     PQclear(p);
 }
 
-const fc_pg_result *fc_pg_exec(fc_pg_conn *c, const char *sql, int nparams, const char *const *params)
+const fc_pg_result *fc_pg_exec(fc_pg_conn *c, const char *sql, int nparams,
+                               const char *const *params)
 {
     if (!c || !c->b || !fc__pg_args_ok(sql, nparams, params))
         return NULL;
