@@ -1,4 +1,4 @@
-/* test_pg.c — libflaskc/pg.c on a private PostgreSQL cluster: typed rows, errors with
+/* test_pg.c — libflaskc/pg_*.c on a private PostgreSQL cluster: typed rows, errors with
  * SQLSTATE, pipelining, the bounded queue, reconnects, transactions, blocking API, 504. */
 #include "internal.h"
 #include "tap.h"

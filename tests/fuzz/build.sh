@@ -33,7 +33,7 @@ fi
 
 mkdir -p "$out/obj"
 # the library, instrumented for coverage (fuzzer-no-link) and the sanitizers;
-# rebuilt when a source or a header (internal.h, router_int.h) is newer than its object
+# rebuilt when a source or a header (internal.h, router_int.h, pg_int.h) is newer than its object
 objs=""
 for src in "$top"/libflaskc/*.c; do
     o="$out/obj/$(basename "$src" .c).o"
