@@ -518,6 +518,10 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
         cc->fd = ci ? ci->connect_fd : -1;
         atomic_init(&cc->state, CONN_WAITING);
         atomic_init(&cc->since, fc__now_ms());
+        /* first bytes that are not HTTP (junk, TLS): 400 and shut at once;
+         * the state keeps the sweep and the access handler off the socket */
+        if (cc->fd >= 0 && fc__reqline_screen(cc->fd))
+            atomic_init(&cc->state, CONN_TIMED_OUT);
         pthread_mutex_lock(&s->mu);
         cc->next = s->conns;
         if (s->conns)
@@ -753,6 +757,10 @@ int fc__server_start(fc_app *app)
         s->sweep = fc__loop_timer(app->loop, 1000, sweep, app);
         pthread_mutex_unlock(&s->mu);
     }
+    /* accept connections once their first bytes are in, for notify_conn's screen */
+    const union MHD_DaemonInfo *li = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
+    if (li)
+        fc__reqline_defer_accept(li->listen_fd);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : c->port;
     s->listen_fd = MHD_INVALID_SOCKET;
