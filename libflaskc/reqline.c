@@ -28,7 +28,8 @@ static const char msg_long_method[] = "The request method is longer than any HTT
 static const char msg_ctl[] = "The request line contains a control character.";
 static const char msg_parts[] = "The request line must be a method, a target and an HTTP version, "
                                 "separated by spaces.";
-static const char msg_version[] = "The request line does not end with an HTTP version such as HTTP/1.1.";
+static const char msg_version[] =
+    "The request line does not end with an HTTP version such as HTTP/1.1.";
 
 /* nginx's method alphabet. RFC 9110 allows any token, but the router knows
  * nine capitalised methods only, so nothing servable is refused, and a line
@@ -115,18 +116,22 @@ bool fc__reqline_screen(int fd)
     if (!status)
         return false;
     char body[256], answer[512];
-    int bl = snprintf(body, sizeof(body), "{\"error\":\"Bad Request\",\"status\":%d,\"message\":\"%s\"}\n",
-                      status, why);
-    int al = snprintf(answer, sizeof(answer),
-                      "HTTP/1.1 %d Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %d\r\n\r\n%s",
-                      status, bl, body);
+    int bl =
+        snprintf(body, sizeof(body),
+                 "{\"error\":\"Bad Request\",\"status\":%d,\"message\":\"%s\"}\n", status, why);
+    int al = snprintf(
+        answer, sizeof(answer),
+        "HTTP/1.1 %d Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        "Content-Length: %d\r\n\r\n%s",
+        status, bl, body);
     if (bl > 0 && (size_t)bl < sizeof(body) && al > 0 && (size_t)al < sizeof(answer)) {
         ssize_t w = send(fd, answer, (size_t)al, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w; /* a few hundred bytes into an empty socket buffer */
     }
-    fc_log(FC_LOG_DEBUG, "%d at once for a connection whose first bytes are not HTTP "
-           "(0x%02x, %zd bytes): %s", status, (unsigned char)buf[0], n, why);
+    fc_log(FC_LOG_DEBUG,
+           "%d at once for a connection whose first bytes are not HTTP "
+           "(0x%02x, %zd bytes): %s",
+           status, (unsigned char)buf[0], n, why);
     /* libmicrohttpd then reads what is left, fails to write, and closes */
     shutdown(fd, SHUT_RDWR);
     return true;
@@ -139,7 +144,8 @@ void fc__reqline_defer_accept(int fd)
      * accepted anyway (about one SYN-ACK retransmission, ~1 s) */
     int secs = 1;
     if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) != 0)
-        fc_log(FC_LOG_DEBUG, "TCP_DEFER_ACCEPT refused: junk arriving with the handshake is "
+        fc_log(FC_LOG_DEBUG,
+               "TCP_DEFER_ACCEPT refused: junk arriving with the handshake is "
                "still answered 400, junk arriving later waits for the header timeout");
 #else
     (void)fd;

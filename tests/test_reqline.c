@@ -38,19 +38,19 @@ static char long_method[5000 + 32];
 /* every one of these is answered 400 by the screen; the comment says what
  * libmicrohttpd 0.9.75 did with it before */
 static struct line garbage[] = {
-    {"NUL first", S("\x00\x01\x02 garbage\r\n\r\n")},         /* skipped as an empty line: 408 after 30 s */
-    {"no space, CRLF", S("GARBAGE\r\n\r\n")},                 /* closed without an answer */
-    {"no space, lower case, CRLF", S("no-spaces-at-all\r\n")}, /* closed without an answer */
-    {"no space, no CRLF", S("no-spaces-at-all")},             /* waited for a line end: 408 */
-    {"one space", S("GET /\r\n\r\n")},                        /* HTML 400 */
-    {"leading space", S(" / HTTP/1.1\r\nHost: x\r\n\r\n")},   /* closed without an answer */
+    {"NUL first", S("\x00\x01\x02 garbage\r\n\r\n")}, /* skipped as an empty line: 408 after 30 s */
+    {"no space, CRLF", S("GARBAGE\r\n\r\n")},         /* closed without an answer */
+    {"no space, lower case, CRLF", S("no-spaces-at-all\r\n")},     /* closed without an answer */
+    {"no space, no CRLF", S("no-spaces-at-all")},                  /* waited for a line end: 408 */
+    {"one space", S("GET /\r\n\r\n")},                             /* HTML 400 */
+    {"leading space", S(" / HTTP/1.1\r\nHost: x\r\n\r\n")},        /* closed without an answer */
     {"tabs for spaces", S("GET\t/\tHTTP/1.1\r\nHost: x\r\n\r\n")}, /* closed without an answer */
-    {"binary junk", NULL, sizeof(binary_junk)},              /* waited for a line end: 408 */
-    {"TLS ClientHello", tls_hello, sizeof(tls_hello) - 1},   /* waited for a line end: 408 */
+    {"binary junk", NULL, sizeof(binary_junk)},                    /* waited for a line end: 408 */
+    {"TLS ClientHello", tls_hello, sizeof(tls_hello) - 1},         /* waited for a line end: 408 */
     {"valid line, then junk", S("GET / HTTP/1.1\x00\x01junk\r\n\r\n")}, /* HTML 400 */
-    {"bad version", S("GET / FOO/1.1\r\nHost: x\r\n\r\n")},  /* HTML 400 */
+    {"bad version", S("GET / FOO/1.1\r\nHost: x\r\n\r\n")},             /* HTML 400 */
     {"lower-case method", S("get / HTTP/1.1\r\nHost: x\r\n\r\n")},      /* 405 */
-    {"over-long method", long_method, 0},                    /* 405 */
+    {"over-long method", long_method, 0},                               /* 405 */
 };
 #define NGARBAGE (sizeof(garbage) / sizeof(garbage[0]))
 
@@ -77,14 +77,14 @@ static const char *const valid[] = {
     "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
     "GET / HTTP/1.0\r\n\r\n",
     "POST /upload?x=1&y=%20 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n\x00\x01\x02",
-    "\r\n\r\nGET / HTTP/1.1\r\n\r\n",   /* empty lines first (RFC 9112 2.2) */
-    "\nGET / HTTP/1.1\n\n",             /* bare LFs */
-    "GET   /a b   HTTP/1.1  \r\n\r\n",  /* libmicrohttpd's leniency: spaces */
+    "\r\n\r\nGET / HTTP/1.1\r\n\r\n",  /* empty lines first (RFC 9112 2.2) */
+    "\nGET / HTTP/1.1\n\n",            /* bare LFs */
+    "GET   /a b   HTTP/1.1  \r\n\r\n", /* libmicrohttpd's leniency: spaces */
     "OPTIONS * HTTP/1.1\r\n\r\n",
     "CONNECT example.com:443 HTTP/1.1\r\n\r\n",
     "GET http://x/y HTTP/1.1\r\n\r\n",
     "GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n", /* raw UTF-8 in the target */
-    "PURGE / HTTP/1.1\r\n\r\n",         /* unknown but well-formed: the router's 405 */
+    "PURGE / HTTP/1.1\r\n\r\n",          /* unknown but well-formed: the router's 405 */
     "UPDATEREDIRECTREF / HTTP/1.1\r\n\r\n",
     "M-SEARCH * HTTP/1.1\r\n\r\n",
     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", /* well-formed, libmicrohttpd answers 505 */
@@ -216,7 +216,10 @@ static void expect_400(const struct line *l)
               json_object_object_get_ex(j, "message", &msg) &&
               strlen(json_object_get_string(msg)) > 20;
     fprintf(stderr, "%-28s %s in %3llu ms: %s\n", l->name, ok ? "400 and closed" : "NOT a JSON 400",
-            (unsigned long long)dt, n < 0 ? "(no close within the wait)" : n == 0 ? "(closed, no answer)" : body);
+            (unsigned long long)dt,
+            n < 0    ? "(no close within the wait)"
+            : n == 0 ? "(closed, no answer)"
+                     : body);
     CHECK(ok);
     CHECK(n >= 0 && dt <= (slow_host ? 1000u : 100u));
     if (j)
