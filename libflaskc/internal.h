@@ -583,6 +583,22 @@ void fc__dispatch_start(fc_request *req);
  *  hand it to life.c. */
 void fc__dispatch_run(fc_request *req);
 
+/* reqline.c: is a new connection speaking HTTP at all? */
+/** The status to answer at once for the first @p n bytes of a connection:
+ *  400 when they cannot start an HTTP/1.x request line, with *why set to a
+ *  sentence for the JSON body (static storage); 0 when they are HTTP as far
+ *  as they go, or too few to tell (libmicrohttpd decides). Pure. */
+int fc__reqline_check(const char *p, size_t n, const char **why);
+/** Peek (MSG_PEEK, non-blocking) at the first bytes of the new connection
+ *  @p fd; when fc__reqline_check refuses them, write a 400 with a JSON body,
+ *  shut the socket down and return true. Any thread; one system call when the
+ *  bytes are HTTP or absent. */
+bool fc__reqline_screen(int fd);
+/** Have the kernel hand over connections of the listening socket @p fd only
+ *  once their first bytes are in (TCP_DEFER_ACCEPT, Linux), so that
+ *  fc__reqline_screen sees them; a silent connection comes after ~1 s. */
+void fc__reqline_defer_accept(int fd);
+
 /* server.c */
 int fc__server_start(fc_app *app);
 /** Stop accepting, drain in-flight requests (grace), stop. */

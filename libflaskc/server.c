@@ -566,6 +566,10 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
         cc->fd = ci ? ci->connect_fd : -1;
         cc->state = CONN_WAITING;
         cc->since = fc__now_ms();
+        /* first bytes that are not HTTP (junk, TLS): 400 and shut at once;
+         * the state keeps the sweep and the access handler off the socket */
+        if (cc->fd >= 0 && fc__reqline_screen(cc->fd))
+            cc->state = CONN_TIMED_OUT;
         cc->next = st->conns;
         if (st->conns)
             st->conns->prev = cc;
@@ -714,6 +718,8 @@ static int listen_socket(const struct addrinfo *ai, bool reuseport)
         errno = e;
         return -1;
     }
+    /* accept connections once their first bytes are in, for notify_conn's screen */
+    fc__reqline_defer_accept(fd);
     return fd;
 }
 
