@@ -589,14 +589,9 @@ void fc__dispatch_run(fc_request *req);
  *  sentence for the JSON body (static storage); 0 when they are HTTP as far
  *  as they go, or too few to tell (libmicrohttpd decides). Pure. */
 int fc__reqline_check(const char *p, size_t n, const char **why);
-/** Peek (MSG_PEEK, non-blocking) at the first bytes of the new connection
- *  @p fd; when fc__reqline_check refuses them, write a 400 with a JSON body,
- *  shut the socket down and return true. Any thread; one system call when the
- *  bytes are HTTP or absent. */
-bool fc__reqline_screen(int fd);
 /** Have the kernel hand over connections of the listening socket @p fd only
  *  once their first bytes are in (TCP_DEFER_ACCEPT, Linux), so that
- *  fc__reqline_screen sees them; a silent connection comes after ~1 s. */
+ *  conn.c's screen sees them; a silent connection comes after ~1 s. */
 void fc__reqline_defer_accept(int fd);
 
 /* server.c */

@@ -1,5 +1,5 @@
 /* reqline.c — is a new connection speaking HTTP at all? A pure classifier of
- * its first bytes, and the peek that answers 400 at once when they are not. */
+ * its first bytes (conn.c peeks and answers), and the deferred accept. */
 #include "internal.h"
 
 #include <netinet/in.h>
@@ -98,43 +98,6 @@ int fc__reqline_check(const char *buf, size_t n, const char **why)
     if (le - v != 8 || memcmp(v, "HTTP/", 5) != 0 || !digit(v[5]) || v[6] != '.' || !digit(v[7]))
         return bad(why, msg_version);
     return 0; /* HTTP/0.x and 2+ are well-formed: libmicrohttpd answers 505 */
-}
-
-/* The first request line of a connection is rarely longer; a longer one is
- * judged on its first bytes */
-#define FC__REQLINE_PEEK 1024
-
-bool fc__reqline_screen(int fd)
-{
-    char buf[FC__REQLINE_PEEK];
-    /* MSG_PEEK: the bytes stay for libmicrohttpd */
-    ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
-    if (n <= 0)
-        return false; /* nothing yet (accepted without data), or closed: libmicrohttpd decides */
-    const char *why = NULL;
-    int status = fc__reqline_check(buf, (size_t)n, &why);
-    if (!status)
-        return false;
-    char body[256], answer[512];
-    int bl =
-        snprintf(body, sizeof(body),
-                 "{\"error\":\"Bad Request\",\"status\":%d,\"message\":\"%s\"}\n", status, why);
-    int al = snprintf(
-        answer, sizeof(answer),
-        "HTTP/1.1 %d Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n"
-        "Content-Length: %d\r\n\r\n%s",
-        status, bl, body);
-    if (bl > 0 && (size_t)bl < sizeof(body) && al > 0 && (size_t)al < sizeof(answer)) {
-        ssize_t w = send(fd, answer, (size_t)al, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)w; /* a few hundred bytes into an empty socket buffer */
-    }
-    fc_log(FC_LOG_DEBUG,
-           "%d at once for a connection whose first bytes are not HTTP "
-           "(0x%02x, %zd bytes): %s",
-           status, (unsigned char)buf[0], n, why);
-    /* libmicrohttpd then reads what is left, fails to write, and closes */
-    shutdown(fd, SHUT_RDWR);
-    return true;
 }
 
 void fc__reqline_defer_accept(int fd)

@@ -1,0 +1,188 @@
+/* conn.c — the connection table: each polling thread's open connections,
+ * their count against FLASKC_MAX_CONNECTIONS, the first-bytes screen (400),
+ * the header-timeout sweep (408), the memory check (431), and the answers
+ * written straight to the socket when libmicrohttpd cannot answer. */
+#include "server_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static struct srv_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* An answer written straight to the socket, for a connection libmicrohttpd
+ * cannot answer itself (not HTTP, no room left, headers too slow); the
+ * socket is shut right after, and libmicrohttpd closes it. */
+static void raw_answer(int fd, int status, const char *message)
+{
+    char answer[768];
+    fc__buf body = {0};
+    int rc = fc__buf_printf(&body, "{\"error\":\"%s\",\"status\":%d,\"message\":", fc__status_phrase(status),
+                            status);
+    rc = rc ? rc : fc__json_escape(&body, message);
+    rc = rc ? rc : fc__buf_puts(&body, "}\n");
+    int n = rc ? -1
+               : snprintf(answer, sizeof(answer),
+                          "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\n\r\n%s",
+                          status, fc__status_phrase(status), body.len, body.data);
+    fc__buf_free(&body);
+    if (n > 0 && (size_t)n < sizeof(answer)) {
+        ssize_t w = send(fd, answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w; /* a few hundred bytes into an empty socket buffer; if not, the close says enough */
+    }
+    shutdown(fd, SHUT_RDWR);
+}
+
+/* The first bytes of a new connection (peeked: they stay for
+ * libmicrohttpd): not HTTP at all (junk, a TLS handshake) gets a 400 now. */
+#define FC__REQLINE_PEEK 1024
+
+static bool screen(int fd)
+{
+    char buf[FC__REQLINE_PEEK];
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+    if (n <= 0)
+        return false; /* nothing yet (accepted without data), or closed: libmicrohttpd decides */
+    const char *why = NULL;
+    int status = fc__reqline_check(buf, (size_t)n, &why);
+    if (!status)
+        return false;
+    fc_log(FC_LOG_DEBUG, "%d at once for a connection whose first bytes are not HTTP (0x%02x, %zd bytes): %s",
+           status, (unsigned char)buf[0], n, why);
+    raw_answer(fd, status, why);
+    return true;
+}
+
+void fc__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe)
+{
+    struct srv_thread *st = cls;
+    fc__server *s = st->s;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct srv_conn *cc = calloc(1, sizeof(*cc));
+        *socket_context = cc;
+        if (!cc)
+            return;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cc->fd = ci ? ci->connect_fd : -1;
+        cc->state = CONN_WAITING;
+        cc->since = fc__now_ms();
+        /* first bytes that are not HTTP (junk, TLS): 400 and shut at once;
+         * the state keeps the sweep and the access handler off the socket */
+        if (cc->fd >= 0 && screen(cc->fd))
+            cc->state = CONN_TIMED_OUT;
+        cc->next = st->conns;
+        if (st->conns)
+            st->conns->prev = cc;
+        st->conns = cc;
+        cc->over_limit = atomic_fetch_add(&s->nconns, 1) + 1 > s->app->cfg.max_connections;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct srv_conn *cc = *socket_context;
+        if (!cc)
+            return;
+        if (cc->prev)
+            cc->prev->next = cc->next;
+        else
+            st->conns = cc->next;
+        if (cc->next)
+            cc->next->prev = cc->prev;
+        atomic_fetch_sub(&s->nconns, 1);
+        free(cc);
+        *socket_context = NULL;
+    }
+}
+
+/* libmicrohttpd writes the response's header lines into the connection's
+ * memory pool, which already holds the request's header lines, a record
+ * for each header, query argument and cookie, and a copy of the Cookie
+ * header. A request that fills the pool to within a few hundred bytes
+ * passed its own 431 check, but its answer would not fit and the
+ * connection would close with no answer at all. So a request that leaves
+ * less than FC__RESPONSE_ROOM for the answer gets a 431 at once. */
+#define FC__RESPONSE_ROOM 1024
+#define FC__MHD_VALUE_COST 64 /* libmicrohttpd's record of one value, rounded up */
+static bool no_room_for_answer(const fc_app *app, struct MHD_Connection *conn)
+{
+    size_t pool = app->cfg.connection_memory;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!ci)
+        return false;
+    size_t used = ci->header_size;
+    /* every value takes at least 3 bytes of the header ("a:" CRLF, "a&"),
+     * so small requests (nearly all) are done here without counting */
+    if (used * (2 + FC__MHD_VALUE_COST / 3 + 1) + FC__RESPONSE_ROOM <= pool)
+        return false;
+    int n = MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, NULL, NULL);
+    if (n > 0)
+        used += (size_t)n * FC__MHD_VALUE_COST;
+    const char *cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
+    if (cookie)
+        used += strlen(cookie) + 1;
+    return used + FC__RESPONSE_ROOM > pool;
+}
+
+/* The owning thread, every second: a connection that has been waiting
+ * longer than the header timeout for its request's headers (slowloris, or
+ * idle) gets a 408 and its socket shut; libmicrohttpd then closes it.
+ * Nothing else writes to a connection in that state. */
+static void sweep(void *ud)
+{
+    struct srv_thread *st = ud;
+    uint64_t now = fc__now_ms(), limit = (uint64_t)st->s->app->cfg.header_timeout_s * 1000;
+    for (struct srv_conn *cc = st->conns; cc; cc = cc->next) {
+        if (cc->state != CONN_WAITING || !fc__waited_at_least(now, cc->since, limit) || cc->fd < 0)
+            continue;
+        cc->state = CONN_TIMED_OUT;
+        raw_answer(cc->fd, 408, "The request headers did not arrive in time.");
+    }
+    st->sweep = fc__loop_timer(st->loop, 1000, sweep, st);
+}
+
+void fc__conn_sweep_start(struct srv_thread *st)
+{
+    if (st->s->app->cfg.header_timeout_s)
+        st->sweep = fc__loop_timer(st->loop, 1000, sweep, st);
+}
+
+void fc__conn_sweep_stop(struct srv_thread *st)
+{
+    if (st->sweep && fc__loop_timer_cancel(st->loop, st->sweep) == 0)
+        st->sweep = NULL;
+}
+
+bool fc__conn_request_begins(fc_app *app, struct MHD_Connection *conn, fc_request *req)
+{
+    struct srv_conn *cc = conn_of(conn);
+    if (!cc)
+        return true;
+    if (cc->state == CONN_TIMED_OUT)
+        return false; /* answered 408 or 400, and shut */
+    cc->state = CONN_IN_REQUEST;
+    if (cc->fd >= 0 && no_room_for_answer(app, conn)) {
+        fc_log(FC_LOG_DEBUG, "431: request headers leave no room for the answer");
+        raw_answer(cc->fd, 431, "The request headers leave no room for the response in the "
+                                "connection's memory (FLASKC_CONNECTION_MEMORY).");
+        return false;
+    }
+    if (cc->over_limit) {
+        req->reject_status = 503;
+        req->reject_msg = "Too many connections. Please try again later.";
+    }
+    return true;
+}
+
+void fc__conn_request_ends(struct MHD_Connection *conn)
+{
+    struct srv_conn *cc = conn_of(conn);
+    if (cc && cc->state == CONN_IN_REQUEST) {
+        /* the next request's headers are timed from now */
+        cc->since = fc__now_ms();
+        cc->state = CONN_WAITING;
+    }
+}

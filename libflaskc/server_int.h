@@ -1,0 +1,86 @@
+/* server_int.h — what server.c (the daemons) and conn.c (the connection
+ * table) share: the server, a polling thread's part of it, a connection's
+ * record. Only these two include it, and libmicrohttpd through it. */
+#ifndef FLASKC_SERVER_INT_H
+#define FLASKC_SERVER_INT_H
+#include "internal.h"
+
+#include <microhttpd.h>
+
+struct srv_conn;
+struct srv_thread;
+
+struct fc__server {
+    fc_app *app;
+    int port;
+    unsigned n;
+    struct srv_thread *t;
+    atomic_uint nconns; /* every open connection, all threads */
+};
+
+/* A polling thread's part of the server. Loop thread only, after start. */
+struct srv_thread {
+    fc__server *s;
+    fc__loop *loop;
+    struct MHD_Daemon *d;
+    MHD_socket listen_fd;
+    fc__watch *watch;       /* the daemon's epoll fd in the loop's epoll */
+    struct srv_conn *conns; /* this thread's connections (header timeout) */
+    fc__timer *sweep;
+    bool run_due;           /* a connection was resumed: run the daemon before waiting */
+    uint64_t mhd_due;       /* when the daemon's next connection timeout is due */
+    bool quiesced;
+};
+
+/* A connection's state for the header timeout (slowloris): waiting for a
+ * request's headers since `since`, or in a request. Owning thread only. */
+enum { CONN_WAITING = 0, CONN_IN_REQUEST, CONN_TIMED_OUT };
+struct srv_conn {
+    struct srv_conn *prev, *next;
+    int fd;
+    int state;
+    uint64_t since;
+    bool over_limit; /* accepted beyond FLASKC_MAX_CONNECTIONS: answer 503 */
+};
+
+/* per-request transport state, in the request's arena */
+struct srv_req {
+    struct srv_thread *st;
+    struct MHD_Connection *conn;
+    char *uri;
+    bool started;
+    bool dispatched;
+    bool stream_parked; /* owning thread only, like the two below */
+    bool stream_woken;
+    bool stream_over;   /* the stream's response is gone: wake-ups do nothing */
+    size_t discarded;
+};
+
+static inline struct srv_req *SR(fc_request *req)
+{
+    return req->tp_ctx;
+}
+
+/* ---- answer.c ---- */
+/** The transport's complete: queue the response (posted to the owning
+ *  thread when called from another) and resume a parked connection. */
+void fc__srv_complete(fc_request *req);
+/** The transport's stream_wake (any thread). */
+void fc__srv_stream_wake(fc_request *req);
+
+/* ---- conn.c ---- */
+/** MHD_OPTION_NOTIFY_CONNECTION (cls: the srv_thread): a connection opens
+ *  (recorded, counted, its first bytes screened) or closes. */
+void fc__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe);
+/** A request's first call on @p conn. false: the connection was already
+ *  answered (408, 400) or is answered now (431): refuse it (MHD_NO).
+ *  Sets req->reject_status past FLASKC_MAX_CONNECTIONS. */
+bool fc__conn_request_begins(fc_app *app, struct MHD_Connection *conn, fc_request *req);
+/** A request on @p conn completed: the next one's headers are timed from now. */
+void fc__conn_request_ends(struct MHD_Connection *conn);
+/** Start / stop the thread's header-timeout sweep (its loop thread). */
+void fc__conn_sweep_start(struct srv_thread *st);
+void fc__conn_sweep_stop(struct srv_thread *st);
+
+#endif /* FLASKC_SERVER_INT_H */
