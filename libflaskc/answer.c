@@ -67,17 +67,27 @@ static void stream_wake_posted(void *ud)
     fc__request_unref(ud);
 }
 
-void fc__srv_stream_wake(fc_request *req)
+/* Run @p here(req) on the request's owning thread: at once when this is it,
+ * else posted there (@p posted runs it, then drops the post's reference). */
+static void on_owner(fc_request *req, void (*here)(fc_request *), void (*posted)(void *), const char *what)
 {
     if (fc__loop_is_current(req->loop)) {
-        stream_wake_here(req);
+        here(req);
         return;
     }
     fc__request_ref(req);
-    if (fc__loop_post(req->loop, stream_wake_posted, req) != 0) {
-        fc_log(FC_LOG_ERROR, "out of memory waking the stream of %s %s", req->method, req->path);
+    if (fc__loop_post(req->loop, posted, req) != 0) {
+        /* out of memory for the post: a parked connection stays parked until
+         * the shutdown; say so rather than hang silently */
+        fc_log(FC_LOG_ERROR, "out of memory handing %s of %s %s to its thread", what, req->method,
+               req->path);
         fc__request_unref(req);
     }
+}
+
+void fc__srv_stream_wake(fc_request *req)
+{
+    on_owner(req, stream_wake_here, stream_wake_posted, "the stream wake-up");
 }
 
 /* ---- a per-thread cache of the last small response ----
@@ -262,19 +272,5 @@ static void complete_posted(void *ud)
 /* An answer from any thread; libmicrohttpd is called on the owning one. */
 void fc__srv_complete(fc_request *req)
 {
-    if (fc__loop_is_current(req->loop)) {
-        complete_here(req);
-        return;
-    }
-    fc__request_ref(req);
-    if (fc__loop_post(req->loop, complete_posted, req) != 0) {
-        /* out of memory for the post: the connection stays suspended until
-         * the shutdown; say so rather than hang silently */
-        fc_log(FC_LOG_ERROR, "out of memory handing the answer of %s %s to its thread", req->method,
-               req->path);
-        fc__request_unref(req);
-    }
+    on_owner(req, complete_here, complete_posted, "the answer");
 }
-
-
-
