@@ -28,6 +28,7 @@ fc_app *fc_app_new(const char *name)
     fc__config_from_env(&app->cfg);
     pthread_mutex_init(&app->start_mu, NULL);
     pthread_mutex_init(&app->deferred_mu, NULL);
+    fc__list_init(&app->deferred);
     atomic_init(&app->frozen, false);
     atomic_init(&app->stop_requested, 0);
     atomic_init(&app->active, 0);

@@ -77,21 +77,13 @@ void fc__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
          * the state keeps the sweep and the access handler off the socket */
         if (cc->fd >= 0 && screen(cc->fd))
             cc->state = CONN_TIMED_OUT;
-        cc->next = st->conns;
-        if (st->conns)
-            st->conns->prev = cc;
-        st->conns = cc;
+        fc__list_push_front(&st->conns, &cc->link);
         cc->over_limit = atomic_fetch_add(&s->nconns, 1) + 1 > s->app->cfg.max_connections;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         struct srv_conn *cc = *socket_context;
         if (!cc)
             return;
-        if (cc->prev)
-            cc->prev->next = cc->next;
-        else
-            st->conns = cc->next;
-        if (cc->next)
-            cc->next->prev = cc->prev;
+        fc__list_remove(&cc->link);
         atomic_fetch_sub(&s->nconns, 1);
         free(cc);
         *socket_context = NULL;
@@ -135,7 +127,8 @@ static void sweep(void *ud)
 {
     struct srv_thread *st = ud;
     uint64_t now = fc__now_ms(), limit = (uint64_t)st->s->app->cfg.header_timeout_s * 1000;
-    for (struct srv_conn *cc = st->conns; cc; cc = cc->next) {
+    struct srv_conn *cc;
+    FC__LIST_EACH(cc, nx, &st->conns, struct srv_conn, link) {
         if (cc->state != CONN_WAITING || !fc__waited_at_least(now, cc->since, limit) || cc->fd < 0)
             continue;
         cc->state = CONN_TIMED_OUT;

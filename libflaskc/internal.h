@@ -14,6 +14,56 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ===== an intrusive doubly-linked list ================================== */
+/* A circular list with a head node: a struct holds an fc__link and joins a
+ * list through it. A link that is in no list has next == NULL (zeroed
+ * memory, or after fc__list_remove). No allocation, O(1) insert and remove. */
+typedef struct fc__link {
+    struct fc__link *prev, *next;
+} fc__link;
+/* a type and a declared name cannot be parenthesised */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
+#define FC__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+/* for (each entry of head) with e the struct pointer; safe against removing e */
+#define FC__LIST_EACH(e, nx, head, type, member)                                                   \
+    for (fc__link *nx##_l = (head)->next, *nx = nx##_l->next;                                     \
+         nx##_l != (head) && ((e) = FC__CONTAINER(nx##_l, type, member), 1);                       \
+         nx##_l = nx, nx = nx##_l->next)
+/* NOLINTEND(bugprone-macro-parentheses) */
+static inline void fc__list_init(fc__link *head)
+{
+    head->prev = head->next = head;
+}
+static inline bool fc__list_empty(const fc__link *head)
+{
+    return head->next == head;
+}
+static inline bool fc__list_linked(const fc__link *l)
+{
+    return l->next != NULL;
+}
+static inline void fc__list_insert_before(fc__link *pos, fc__link *l)
+{
+    l->prev = pos->prev;
+    l->next = pos;
+    pos->prev->next = l;
+    pos->prev = l;
+}
+static inline void fc__list_push_back(fc__link *head, fc__link *l)
+{
+    fc__list_insert_before(head, l);
+}
+static inline void fc__list_push_front(fc__link *head, fc__link *l)
+{
+    fc__list_insert_before(head->next, l);
+}
+static inline void fc__list_remove(fc__link *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+}
+
 /* ===== arena.c: per-request memory ===================================== */
 typedef struct fc__arena fc__arena;
 /** New arena whose blocks are @p block_size bytes (0 = 4096). NULL on OOM. */
@@ -403,7 +453,7 @@ struct fc_app {
     /* requests alive (created, not yet freed) and the deferred ones */
     atomic_long active;
     pthread_mutex_t deferred_mu;
-    struct fc_request *deferred_head;
+    fc__link deferred; /* parked requests (fc_request.dlink), for the shutdown */
     bool shutting_down;
 };
 /** Freeze configuration and start the polling threads' loops and the pool
@@ -514,8 +564,7 @@ struct fc_request {
     fc__timer *deadline;
     fc__watch *hup_watch;
     int sock_fd;
-    struct fc_request *dnext, *dprev; /* app->deferred list */
-    bool in_deferred_list;
+    fc__link dlink;            /* in app->deferred while parked */
     uint64_t deferred_at;
     FC__VEC(struct fc__bgtask) bg;
     void *user_data;

@@ -241,12 +241,7 @@ static void park(fc_request *req)
 {
     fc_app *app = req->app;
     pthread_mutex_lock(&app->deferred_mu);
-    req->dprev = NULL;
-    req->dnext = app->deferred_head;
-    if (app->deferred_head)
-        app->deferred_head->dprev = req;
-    app->deferred_head = req;
-    req->in_deferred_list = true;
+    fc__list_push_front(&app->deferred, &req->dlink);
     pthread_mutex_unlock(&app->deferred_mu);
     req->deferred_at = fc__now_ms();
     if (!watched(req))
@@ -265,15 +260,8 @@ static void deferred_answered(fc_request *req)
 {
     fc_app *app = req->app;
     pthread_mutex_lock(&app->deferred_mu);
-    if (req->in_deferred_list) {
-        if (req->dprev)
-            req->dprev->dnext = req->dnext;
-        else
-            app->deferred_head = req->dnext;
-        if (req->dnext)
-            req->dnext->dprev = req->dprev;
-        req->in_deferred_list = false;
-    }
+    if (fc__list_linked(&req->dlink))
+        fc__list_remove(&req->dlink);
     pthread_mutex_unlock(&app->deferred_mu);
     if (!watched(req))
         return;
@@ -342,8 +330,9 @@ static void cancel_shutdown(void *ud)
 
 void fc__life_cancel_all(fc_app *app)
 {
+    fc_request *r;
     pthread_mutex_lock(&app->deferred_mu);
-    for (fc_request *r = app->deferred_head; r; r = r->dnext) {
+    FC__LIST_EACH(r, nx, &app->deferred, fc_request, dlink) {
         fc__request_ref(r);
         if (!r->loop || fc__loop_post(r->loop, cancel_shutdown, r) != 0)
             fc__request_unref(r);

@@ -231,24 +231,14 @@ static unsigned events_from_epoll(uint32_t e)
 static void watch_link(fc__loop *l, fc__watch *w)
 {
     pthread_mutex_lock(&l->wmu);
-    w->prev = NULL;
-    w->next = l->watches;
-    if (l->watches)
-        l->watches->prev = w;
-    l->watches = w;
+    fc__list_push_front(&l->watches, &w->link);
     pthread_mutex_unlock(&l->wmu);
 }
 
 static void watch_unlink(fc__loop *l, fc__watch *w)
 {
     pthread_mutex_lock(&l->wmu);
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        l->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->prev = w->next = NULL;
+    fc__list_remove(&w->link);
     pthread_mutex_unlock(&l->wmu);
 }
 
@@ -390,6 +380,7 @@ fc__loop *fc__loop_new(void)
     l->epfd = -1;
     l->efd = -1;
     l->idle_timeout = -1;
+    fc__list_init(&l->watches);
     atomic_init(&l->stopping, false);
     if (pthread_mutex_init(&l->mu, NULL) != 0)
         goto fail_mu;
@@ -516,11 +507,9 @@ void fc__loop_free(fc__loop *l)
     for (i = 0; i < l->n; i++)
         free(l->heap[i]);
     free(l->heap);
-    while (l->watches) {
-        fc__watch *w = l->watches;
-        l->watches = w->next;
+    fc__watch *w;
+    FC__LIST_EACH(w, nx, &l->watches, fc__watch, link)
         free(w);
-    }
     close(l->efd);
     close(l->epfd);
     pthread_mutex_destroy(&l->life_mu);

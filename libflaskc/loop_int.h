@@ -26,7 +26,7 @@ struct fc__timer {
 
 struct fc__watch {
     struct fc__post release; /* posted by unwatch: frees the watch on the loop thread */
-    struct fc__watch *prev, *next; /* live watches, under wmu */
+    fc__link link; /* in the loop's live watches, under wmu */
     int fd;
     atomic_uint events;
     atomic_bool dead;
@@ -63,7 +63,7 @@ struct fc__loop {
     uint64_t next_seq;
 
     pthread_mutex_t wmu; /* the live watch list (for fc__loop_free) */
-    fc__watch *watches;
+    fc__link watches;
 
     pthread_mutex_t life_mu; /* start / join */
     pthread_t thread;

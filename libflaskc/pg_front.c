@@ -316,6 +316,8 @@ static pgt *part_new(fc__pg *top, unsigned i)
     pg->queue_max = app->cfg.db_queue;
     pg->depth = app->cfg.db_pipeline ? app->cfg.db_pipeline : 1;
     atomic_init(&pg->in_pending, false);
+    fc__list_init(&pg->queue);
+    fc__list_init(&pg->txs);
     for (unsigned k = 0; k < pg->npool; k++) {
         pg->conns[k].pg = pg;
         pg->conns[k].idx = k;

@@ -53,7 +53,8 @@ struct pconn;
 typedef struct pgt pgt;
 
 struct job {
-    struct job *next, *prev; /* incoming list / wait queue (prev) / connection FIFO */
+    struct job *next;        /* incoming list / connection FIFO */
+    fc__link qlink;          /* in the wait queue */
     pgt *pg;
     fc_request *req;         /* NULL for internal jobs */
     int kind, state;
@@ -104,8 +105,8 @@ struct fc_pg_tx {
     fc_request *req;         /* valid until the request's cleanup (then req_gone) */
     struct pconn *conn;      /* pinned connection */
     int state;
-    bool broken, linked, req_gone;
-    fc_pg_tx *prev, *next;   /* pg->txs */
+    bool broken, req_gone;
+    fc__link link;           /* in pg->txs */
     struct job abandon;      /* pushed by the request's cleanup: no allocation there */
 };
 
@@ -131,11 +132,11 @@ struct pgt {
     unsigned depth;          /* queries in flight per connection (1 = no pipelining) */
     struct pconn *conns;
     /* loop thread only */
-    struct job *qhead, *qtail;
+    fc__link queue;          /* jobs waiting for a connection (job.qlink), FIFO */
     unsigned nqueued, nup;
     bool db_down, stopping;
     fc__timer *sweep;
-    fc_pg_tx *txs;
+    fc__link txs;            /* open transactions (fc_pg_tx.link) */
     /* incoming jobs, any thread */
     pthread_mutex_t in_mu;
     struct job *in_head, *in_tail;

@@ -21,16 +21,9 @@ void fc__pg_tx_unpin(fc_pg_tx *tx)
 
 static void tx_unlink_free(fc_pg_tx *tx)
 {
-    pgt *pg = tx->pg;
     fc__pg_tx_unpin(tx);
-    if (tx->linked) {
-        if (tx->prev)
-            tx->prev->next = tx->next;
-        else
-            pg->txs = tx->next;
-        if (tx->next)
-            tx->next->prev = tx->prev;
-    }
+    if (fc__list_linked(&tx->link))
+        fc__list_remove(&tx->link);
     free(tx);
 }
 
@@ -139,47 +132,38 @@ void fc__pg_job_fail(struct job *j, int err, const char *msg, const char *sqlsta
 static void queue_append(pgt *pg, struct job *j)
 {
     j->state = S_QUEUED;
-    j->next = NULL;
-    j->prev = pg->qtail;
-    if (pg->qtail)
-        pg->qtail->next = j;
-    else
-        pg->qhead = j;
-    pg->qtail = j;
+    fc__list_push_back(&pg->queue, &j->qlink);
     pg->nqueued++;
 }
 
 void fc__pg_queue_push_front(pgt *pg, struct job *j)
 {
     j->state = S_QUEUED;
-    j->prev = NULL;
-    j->next = pg->qhead;
-    if (pg->qhead)
-        pg->qhead->prev = j;
-    else
-        pg->qtail = j;
-    pg->qhead = j;
+    fc__list_push_front(&pg->queue, &j->qlink);
     pg->nqueued++;
 }
 
 static void queue_unlink(pgt *pg, struct job *j)
 {
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        pg->qhead = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    else
-        pg->qtail = j->prev;
-    j->next = j->prev = NULL;
+    fc__list_remove(&j->qlink);
     pg->nqueued--;
+}
+
+/* The oldest waiting job, NULL when none waits. (The analyzer loses track of
+ * the unlink through the embedded link and takes a job freed after
+ * queue_unlink for the new head.) */
+static struct job *queue_first(pgt *pg)
+{
+    if (fc__list_empty(&pg->queue))
+        return NULL;
+    /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
+    return FC__CONTAINER(pg->queue.next, struct job, qlink);
 }
 
 void fc__pg_queue_fail_all(pgt *pg, const char *msg, const char *sqlstate)
 {
-    while (pg->qhead) {
-        struct job *j = pg->qhead;
+    struct job *j;
+    while ((j = queue_first(pg)) != NULL) {
         queue_unlink(pg, j);
         fc__pg_job_fail(j, FC_EDBDOWN, msg, sqlstate);
     }
@@ -189,7 +173,7 @@ static void sweep_fire(void *ud);
 
 static void sweep_arm(pgt *pg)
 {
-    if (!pg->sweep && pg->qhead && pg->nup == 0 && !pg->stopping)
+    if (!pg->sweep && !fc__list_empty(&pg->queue) && pg->nup == 0 && !pg->stopping)
         pg->sweep = fc__loop_timer(pg->loop, PG_SWEEP_MS, sweep_fire, pg);
 }
 
@@ -200,14 +184,12 @@ static void sweep_fire(void *ud)
     pg->sweep = NULL;
     if (pg->nup == 0) {
         uint64_t now = fc__now_ms();
-        struct job *j = pg->qhead;
-        while (j) {
-            struct job *n = j->next;
+        struct job *j;
+        FC__LIST_EACH(j, nx, &pg->queue, struct job, qlink) {
             if (now - j->queued_at >= PG_WAIT_DOWN_MS) {
                 queue_unlink(pg, j);
                 fc__pg_job_fail(j, FC_EDBDOWN, "no database connection available", "08001");
             }
-            j = n;
         }
     }
     sweep_arm(pg);
@@ -299,8 +281,8 @@ static void dispatch(pgt *pg)
         if (pc->reserved && pc->inflight == 0 && pc->state == C_UP && !pc->failed)
             tx_pin_send(pc, pc->reserved);
     }
-    while (pg->qhead) {
-        struct job *j = pg->qhead;
+    struct job *j;
+    while ((j = queue_first(pg)) != NULL) {
         queue_unlink(pg, j);
         if (!job_place(pg, j)) {
             fc__pg_queue_push_front(pg, j);
@@ -346,14 +328,9 @@ static void job_accept(pgt *pg, struct job *j)
     if (j->kind == K_QUERY || j->kind == K_BEGIN) {
         if (j->kind == K_BEGIN) {
             fc_pg_tx *tx = j->tx;
-            tx->linked = true;
-            tx->prev = NULL;
-            tx->next = pg->txs;
-            if (pg->txs)
-                pg->txs->prev = tx;
-            pg->txs = tx;
+            fc__list_push_front(&pg->txs, &tx->link);
         }
-        if (!pg->qhead && job_place(pg, j))
+        if (fc__list_empty(&pg->queue) && job_place(pg, j))
             return;
         if (pg->nup == 0 && pg->db_down) {
             fc__pg_job_fail(j, FC_EDBDOWN, "database unavailable", "08001");
@@ -482,13 +459,9 @@ void fc__pg_teardown(void *ud)
             pg->closed = true;
         pthread_mutex_unlock(&pg->in_mu);
     } while (list);
-    while (pg->txs) {
-        /* unlink here so the loop never reads a freed head, whatever linked says */
-        fc_pg_tx *tx = pg->txs;
-        pg->txs = tx->next;
-        if (pg->txs)
-            pg->txs->prev = NULL;
-        tx->linked = false;
+    fc_pg_tx *tx;
+    FC__LIST_EACH(tx, nx, &pg->txs, fc_pg_tx, link) {
+        fc__list_remove(&tx->link);
         if (tx->req_gone) {
             tx_unlink_free(tx);
             continue;

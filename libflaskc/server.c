@@ -459,6 +459,7 @@ int fc__server_start(fc_app *app)
         s->t[i].s = s;
         s->t[i].loop = app->loops[i];
         s->t[i].listen_fd = MHD_INVALID_SOCKET;
+        fc__list_init(&s->t[i].conns);
     }
     raise_nofile(c->max_connections + 256);
     const char *reuse = getenv("FLASKC_REUSEPORT");

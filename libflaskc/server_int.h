@@ -25,7 +25,7 @@ struct srv_thread {
     struct MHD_Daemon *d;
     MHD_socket listen_fd;
     fc__watch *watch;       /* the daemon's epoll fd in the loop's epoll */
-    struct srv_conn *conns; /* this thread's connections (header timeout) */
+    fc__link conns;         /* this thread's connections (srv_conn.link), for the header timeout */
     fc__timer *sweep;
     bool run_due;           /* a connection was resumed: run the daemon before waiting */
     uint64_t mhd_due;       /* when the daemon's next connection timeout is due */
@@ -36,7 +36,7 @@ struct srv_thread {
  * request's headers since `since`, or in a request. Owning thread only. */
 enum { CONN_WAITING = 0, CONN_IN_REQUEST, CONN_TIMED_OUT };
 struct srv_conn {
-    struct srv_conn *prev, *next;
+    fc__link link; /* in its thread's conns */
     int fd;
     int state;
     uint64_t since;
