@@ -17,6 +17,10 @@
 #     films database is killed twice with pg_terminate_backend(): only 200
 #     and a few 503 (at most 5% and 100), all 200 in the last second.
 #
+# The app runs two polling threads, each with its own database connections
+# (FLASKC_THREADS=2); the 20 clients' connections are spread over both by the
+# kernel, so both threads must lose their connections and recover on their own.
+#
 # The cluster gets synchronous_commit = on (pgcluster.sh turns it off for
 # speed, which makes an immediate stop lose acknowledged commits by design).
 #
@@ -189,7 +193,7 @@ else:
 EOF
 
 start_server() { # start_server BINARY
-	fc_start_server "$dir/server.log" /films/1/ 200 env FLASKC_DEADLINE_MS=10000 "$1" || return 1
+	fc_start_server "$dir/server.log" /films/1/ 200 env FLASKC_DEADLINE_MS=10000 FLASKC_THREADS=2 "$1" || return 1
 	server_pid=$fc_pid
 }
 
