@@ -9,8 +9,16 @@
 
 /* Resume a suspended connection on its own thread: the daemon runs it
  * before the loop waits again. */
+void fc__srv_park(struct srv_req *sr)
+{
+    MHD_suspend_connection(sr->conn);
+    fc__list_push_back(&sr->st->parked, &sr->plink);
+}
+
 static void resume(struct srv_req *sr)
 {
+    if (fc__list_linked(&sr->plink))
+        fc__list_remove(&sr->plink);
     MHD_resume_connection(sr->conn);
     sr->st->run_due = true;
     fc__loop_poke(sr->st->loop);
@@ -33,7 +41,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         sr->stream_woken = false;
     } else {
         sr->stream_parked = true;
-        MHD_suspend_connection(sr->conn);
+        fc__srv_park(sr);
     }
     return 0;
 }
@@ -51,7 +59,7 @@ static void stream_free(void *cls)
 static void stream_wake_here(fc_request *req)
 {
     struct srv_req *sr = SR(req);
-    if (sr->stream_over)
+    if (sr->stream_over || sr->gone)
         return;
     if (sr->stream_parked) {
         sr->stream_parked = false;
@@ -213,7 +221,17 @@ static void complete_here(fc_request *req)
     struct srv_req *sr = SR(req);
     struct MHD_Response *r = NULL;
     fc__response *res = &req->res;
-    if ((res->kind == FC__BODY_MEM || res->kind == FC__BODY_NONE) && (r = cached_response(res))) {
+    if (sr->gone) {
+        /* the connection was closed at stop before this answer came */
+        if (res->kind == FC__BODY_STREAM && res->stream_free)
+            res->stream_free(res->stream_ud);
+        res->stream_free = NULL;
+        return;
+    }
+    /* a stopping server answers what it has and closes the connection */
+    bool closing = sr->st->quiesced;
+    if (!closing && (res->kind == FC__BODY_MEM || res->kind == FC__BODY_NONE) &&
+        (r = cached_response(res))) {
         if (MHD_queue_response(sr->conn, (unsigned)res->status, r) != MHD_YES)
             fc_log(FC_LOG_ERROR, "libmicrohttpd refused the response to %s %s", req->method, req->path);
         goto resume;
@@ -251,6 +269,8 @@ static void complete_here(fc_request *req)
     } else {
         add_headers(r, res);
     }
+    if (r && closing)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (r) {
         if (MHD_queue_response(sr->conn, status, r) != MHD_YES)
             fc_log(FC_LOG_ERROR, "libmicrohttpd refused the response to %s %s", req->method, req->path);
@@ -273,4 +293,14 @@ static void complete_posted(void *ud)
 void fc__srv_complete(fc_request *req)
 {
     on_owner(req, complete_here, complete_posted, "the answer");
+}
+
+void fc__srv_unpark_all(struct srv_thread *st)
+{
+    struct srv_req *sr;
+    FC__LIST_EACH(sr, nx, &st->parked, struct srv_req, plink) {
+        fc__list_remove(&sr->plink);
+        sr->stream_parked = false;
+        MHD_resume_connection(sr->conn);
+    }
 }

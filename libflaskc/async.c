@@ -24,6 +24,8 @@ static void after_done(struct after_ctx *c)
     fc__request_unref(req);
 }
 
+static void after_cancel(fc_request *req, void *p);
+
 static void after_fire(void *p)
 {
     struct after_ctx *c = p;
@@ -31,6 +33,12 @@ static void after_fire(void *p)
     c->timer = NULL;
     pthread_mutex_lock(&req->mu);
     bool answered = req->answered;
+    /* c is freed below: a later cancel (fn may hand the answer to another
+     * thread) must not find it */
+    if (req->cancel_fn == after_cancel && req->cancel_ud == c) {
+        req->cancel_fn = NULL;
+        req->cancel_ud = NULL;
+    }
     pthread_mutex_unlock(&req->mu);
     if (!answered)
         c->fn(req, c->ud);

@@ -345,8 +345,12 @@ int fc__pg_start(fc_app *app)
     top->t = calloc(top->n, sizeof(*top->t));
     if (!top->t)
         goto oom;
-    if (top->npool < top->n)
-        fc_log(FC_LOG_INFO, "%s: %u database connections for %u polling threads: one each",
+    if (top->npool < 2 * top->n)
+        /* a transaction pins its connection: with one per thread, the
+         * thread's other queries wait for its COMMIT */
+        fc_log(FC_LOG_WARNING, "%s: FLASKC_DB_POOL=%u gives some of the %u polling threads a single "
+               "database connection (at least one each): while a transaction is open there, that "
+               "thread's other queries wait; 2 per thread or more avoids it",
                app->name, top->npool, top->n);
     for (unsigned i = 0; i < top->n; i++)
         if (!(top->t[i] = part_new(top, i)))

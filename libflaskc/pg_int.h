@@ -77,6 +77,7 @@ struct job {
     PGresult *res;           /* the statement's result */
     PGresult *err;           /* the first error result */
     fc_pg_result done;       /* what the worker's callback gets */
+    char *done_msg;          /* its message, copied: the caller's may live on its stack */
 };
 
 struct pconn {

@@ -3,6 +3,7 @@
 #include "pg_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define PG_WAIT_DOWN_MS 1000 /* a query waits at most this long while no connection is up */
 #define PG_SWEEP_MS 100      /* how often the queue is checked while no connection is up */
@@ -53,6 +54,7 @@ static void tx_abandon(fc_pg_tx *tx)
 
 static void job_free(struct job *j)
 {
+    free(j->done_msg);
     fc_request *req = j->req;
     PQclear(j->res);
     PQclear(j->err);
@@ -102,6 +104,11 @@ void fc__pg_job_end(struct job *j, fc_pg_result *r)
         fc__pg_detach_cancel(req, j);
         /* not while stopping: the answer then comes from here, at once */
         j->done = *r;
+        if (r->msg) {
+            /* a lost connection's message lives on conn_close's stack */
+            j->done_msg = strdup(r->msg);
+            j->done.msg = j->done_msg ? j->done_msg : "out of memory";
+        }
         if (!j->pg->stopping && req->app->pool &&
             fc__pool_submit(req->app->pool, job_worker_run, j) == 0)
             return;
@@ -281,14 +288,10 @@ static void dispatch(pgt *pg)
         if (pc->reserved && pc->inflight == 0 && pc->state == C_UP && !pc->failed)
             tx_pin_send(pc, pc->reserved);
     }
+    /* placed jobs leave the queue; the first that cannot be placed stays at its head */
     struct job *j;
-    while ((j = queue_first(pg)) != NULL) {
+    while ((j = queue_first(pg)) != NULL && job_place(pg, j))
         queue_unlink(pg, j);
-        if (!job_place(pg, j)) {
-            fc__pg_queue_push_front(pg, j);
-            break;
-        }
-    }
 }
 
 /* After every loop entry: dispatch waiting jobs, flush what was sent, close

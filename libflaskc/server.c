@@ -68,6 +68,8 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 
 static const char *srv_remote_addr(fc_request *req)
 {
+    if (SR(req)->gone)
+        return NULL; /* libmicrohttpd closed the connection (stop) */
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(SR(req)->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!ci || !ci->client_addr)
@@ -88,6 +90,8 @@ static const char *srv_remote_addr(fc_request *req)
  * suspended and another thread reads it. */
 static const char *srv_header(fc_request *req, const char *name)
 {
+    if (SR(req)->gone)
+        return NULL;
     return MHD_lookup_connection_value(SR(req)->conn, MHD_HEADER_KIND, name);
 }
 
@@ -107,7 +111,8 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
 static void srv_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud)
 {
     struct each_ctx c = {fn, ud};
-    MHD_get_connection_values(SR(req)->conn, MHD_HEADER_KIND, each_header, &c);
+    if (!SR(req)->gone)
+        MHD_get_connection_values(SR(req)->conn, MHD_HEADER_KIND, each_header, &c);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -121,6 +126,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     *req_cls = NULL;
     struct srv_req *sr = SR(req);
+    sr->gone = true; /* a late answer must not touch the connection now */
+    if (fc__list_linked(&sr->plink))
+        fc__list_remove(&sr->plink);
     if (!sr->dispatched)
         req->teardown_done = true; /* no hook ever ran for it */
     fc__request_unref(req);
@@ -128,8 +136,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 static void srv_suspend(fc_request *req)
 {
-    struct srv_req *sr = SR(req);
-    MHD_suspend_connection(sr->conn);
+    fc__srv_park(SR(req));
     req->suspended = true;
 }
 
@@ -278,7 +285,10 @@ static void set_port(struct addrinfo *ai, uint16_t port)
  * for sharing, e.g. several processes behind one port). */
 static int listen_all(fc__server *s, struct addrinfo *ai, bool share)
 {
-    if (!share && s->n > 1) {
+    /* port 0: the kernel picks a port nobody holds, also not through
+     * SO_REUSEPORT, so a probe would only open a window for another program */
+    if (!share && s->n > 1 && ((ai->ai_family == AF_INET6 && ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port) ||
+                                (ai->ai_family != AF_INET6 && ((struct sockaddr_in *)ai->ai_addr)->sin_port))) {
         int probe = listen_socket(ai, false);
         if (probe < 0)
             return -1;
@@ -412,6 +422,7 @@ static void detach(struct srv_thread *st)
         fc__loop_unwatch(st->loop, st->watch);
     st->watch = NULL;
     fc__loop_off_idle(st->loop, srv_idle, st);
+    fc__srv_unpark_all(st); /* a suspended connection must not meet MHD_stop_daemon */
     MHD_stop_daemon(st->d);
     st->d = NULL;
     if (st->quiesced)
@@ -460,6 +471,7 @@ int fc__server_start(fc_app *app)
         s->t[i].loop = app->loops[i];
         s->t[i].listen_fd = MHD_INVALID_SOCKET;
         fc__list_init(&s->t[i].conns);
+        fc__list_init(&s->t[i].parked);
     }
     raise_nofile(c->max_connections + 256);
     const char *reuse = getenv("FLASKC_REUSEPORT");
@@ -497,6 +509,9 @@ int fc__server_start(fc_app *app)
                 MHD_stop_daemon(s->t[k].d);
                 s->t[k].listen_fd = MHD_INVALID_SOCKET; /* closed by the daemon */
             }
+            /* some of libmicrohttpd's failure paths close the socket they were
+             * given: never close it twice (it could be another thread's fd by now) */
+            st->listen_fd = MHD_INVALID_SOCKET;
             server_free(s);
             return FC_ESYS;
         }

@@ -26,6 +26,7 @@ struct srv_thread {
     MHD_socket listen_fd;
     fc__watch *watch;       /* the daemon's epoll fd in the loop's epoll */
     fc__link conns;         /* this thread's connections (srv_conn.link), for the header timeout */
+    fc__link parked;        /* its suspended connections (srv_req.plink): resumed by force at stop */
     fc__timer *sweep;
     bool run_due;           /* a connection was resumed: run the daemon before waiting */
     uint64_t mhd_due;       /* when the daemon's next connection timeout is due */
@@ -53,6 +54,8 @@ struct srv_req {
     bool stream_parked; /* owning thread only, like the two below */
     bool stream_woken;
     bool stream_over;   /* the stream's response is gone: wake-ups do nothing */
+    bool gone;          /* libmicrohttpd ended the request (also without our answer, at stop) */
+    fc__link plink;     /* in st->parked while suspended */
     size_t discarded;
 };
 
@@ -67,6 +70,12 @@ static inline struct srv_req *SR(fc_request *req)
 void fc__srv_complete(fc_request *req);
 /** The transport's stream_wake (any thread). */
 void fc__srv_stream_wake(fc_request *req);
+/** Suspend the request's connection and list it (owning thread). */
+void fc__srv_park(struct srv_req *sr);
+/** Stop: resume every connection still suspended, so that MHD_stop_daemon
+ *  may close it (a suspended one would abort the process); their late
+ *  answers find the request gone. */
+void fc__srv_unpark_all(struct srv_thread *st);
 
 /* ---- conn.c ---- */
 /** MHD_OPTION_NOTIFY_CONNECTION (cls: the srv_thread): a connection opens

@@ -494,6 +494,51 @@ static void test_sigterm(void)
     port = saved;
 }
 
+/* SIGTERM while a blocking handler outlives the grace period (200 ms) and
+ * the 2 s that deferred requests then get: the stop resumes its suspended
+ * connection by force (libmicrohttpd aborts the process when a daemon stops
+ * with one still suspended), the child exits 0, the client sees a close,
+ * and the handler's late answer touches nothing. */
+static void test_sigterm_overrun(void)
+{
+    int p = free_port();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("FLASKC_SHUTDOWN_GRACE_MS", "200", 1);
+        fc_app *app = fc_app_new("overrun");
+        fc_app_set_port(app, p);
+        fc_app_register(app, t);
+        int rc = fc_app_run(app);
+        fc_app_free(app);
+        _exit(rc == 0 ? 0 : 2);
+    }
+    int saved = port;
+    port = p;
+    for (int i = 0; i < 100; i++) {
+        int fd = connect_to(port);
+        if (fd >= 0) {
+            close(fd);
+            break;
+        }
+        usleep(20 * 1000);
+    }
+    pthread_t th;
+    struct par x = {"/sleep?ms=4000", 0, 0};
+    pthread_create(&th, NULL, par_get, &x);
+    usleep(300 * 1000);
+    uint64_t t0 = fc__now_ms();
+    kill(pid, SIGTERM);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    uint64_t dt = fc__now_ms() - t0;
+    pthread_join(th, NULL);
+    CHECK(WIFEXITED(st));
+    CHECK_INT(WIFEXITED(st) ? WEXITSTATUS(st) : -(WIFSIGNALED(st) ? WTERMSIG(st) : 0), 0);
+    CHECK(x.status != 200); /* closed without the answer */
+    fprintf(stderr, "overrun: exit after %llu ms, client status %d\n", (unsigned long long)dt, x.status);
+    port = saved;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -505,5 +550,6 @@ int main(void)
     test_foreign_answers();
     fc_app_free(app);
     test_sigterm();
+    test_sigterm_overrun();
     TAP_DONE();
 }
