@@ -311,14 +311,7 @@ void fc__life_cancel(fc_request *req, int status, const char *why)
     req->res.headers.n = 0;
     if (fc__reply_error(req, status, why, fc__reply_wants_json(req)))
         fc__reply_oom(req);
-    bool parked = req->state == FC__ST_DEFERRED;
-    if (parked)
-        req->state = FC__ST_FINISHING;
-    pthread_mutex_unlock(&req->mu);
-    if (parked) {
-        deferred_answered(req);
-        finish(req);
-    }
+    fc__life_answer_end(req); /* a parked request is handed over now */
 }
 
 static void cancel_shutdown(void *ud)

@@ -436,6 +436,19 @@ static void test_disconnect(void)
 
 /* fc_app_run + SIGTERM in a child: requests in flight get their answers,
  * the process exits 0 */
+/* a forked server: wait (up to 2 s) until it accepts connections */
+static void wait_listening(int p)
+{
+    for (int i = 0; i < 100; i++) {
+        int fd = connect_to(p);
+        if (fd >= 0) {
+            close(fd);
+            return;
+        }
+        usleep(20 * 1000);
+    }
+}
+
 static void test_sigterm(void)
 {
     int pfd[2];
@@ -464,14 +477,7 @@ static void test_sigterm(void)
     close(pfd[0]);
     int saved = port;
     port = cport;
-    for (int i = 0; i < 100; i++) {
-        int fd = connect_to(port);
-        if (fd >= 0) {
-            close(fd);
-            break;
-        }
-        usleep(20 * 1000);
-    }
+    wait_listening(port);
     enum { N = 6 };
     pthread_t th[N];
     struct par p[N];
@@ -514,14 +520,7 @@ static void test_sigterm_overrun(void)
     }
     int saved = port;
     port = p;
-    for (int i = 0; i < 100; i++) {
-        int fd = connect_to(port);
-        if (fd >= 0) {
-            close(fd);
-            break;
-        }
-        usleep(20 * 1000);
-    }
+    wait_listening(port);
     pthread_t th;
     struct par x = {"/sleep?ms=4000", 0, 0};
     pthread_create(&th, NULL, par_get, &x);
