@@ -17,7 +17,7 @@ void fc__dispatch_route(fc_request *req)
     req->route = req->match.kind == FC__MATCH_OK ? req->match.route : NULL;
 }
 
-bool fc__dispatch_is_blocking(const fc_request *req)
+static bool is_blocking(const fc_request *req)
 {
     return req->route && (req->route->flags & FC_BLOCKING);
 }
@@ -104,7 +104,7 @@ void fc__dispatch_run(fc_request *req)
         if (req->match.kind == FC__MATCH_OK) {
             uint64_t t0 = req->app->cfg.watchdog_ms ? fc__now_ms() : 0;
             req->route->fn(req);
-            if (t0 && !fc__dispatch_is_blocking(req)) {
+            if (t0 && !is_blocking(req)) {
                 uint64_t dt = fc__now_ms() - t0;
                 if (dt > req->app->cfg.watchdog_ms)
                     fc_log(FC_LOG_WARNING,
@@ -138,7 +138,7 @@ static void run_on_worker(void *ud)
 
 void fc__dispatch_start(fc_request *req)
 {
-    if (!fc__dispatch_is_blocking(req) || req->bad_request || req->reject_status ||
+    if (!is_blocking(req) || req->bad_request || req->reject_status ||
         req->body_too_large) {
         fc__dispatch_run(req);
         return;

@@ -457,7 +457,6 @@ struct fc_app {
     atomic_long active;
     pthread_mutex_t deferred_mu;
     fc__link deferred; /* parked requests (fc_request.dlink), for the shutdown */
-    bool shutting_down;
 };
 /** Freeze configuration and start the polling threads' loops and the pool
  *  (idempotent, thread-safe). */
@@ -626,8 +625,6 @@ void fc__life_cancel_all(fc_app *app);
 /* dispatch.c */
 /** Route the request (fills match/route) — no handler runs. */
 void fc__dispatch_route(fc_request *req);
-/** True when the matched route must run on the worker pool. */
-bool fc__dispatch_is_blocking(const fc_request *req);
 /** Start a routed request: inline, or parked and run on the worker pool
  *  (FC_BLOCKING), or 503 when the pool is full. Both transports call it. */
 void fc__dispatch_start(fc_request *req);

@@ -339,18 +339,15 @@ static void *loop_main(void *arg)
     struct epoll_event evs[LOOP_MAX_EVENTS];
     tls_loop = l;
     while (!atomic_load(&l->stopping)) {
-        int i, n, timeout;
+        int i, n, timeout = -1; /* -1: no limit */
         /* idle hooks (the daemon's run after resumes, the database flush)
-         * run before every wait and may shorten it */
-        for (unsigned k = 0; k < l->nidle; k++) {
-            int t = l->idle[k].cb(l->idle[k].ud);
-            if (t >= 0 && (l->idle_timeout < 0 || t < l->idle_timeout))
-                l->idle_timeout = t;
+         * run before every wait and may shorten it; they may arm timers, so
+         * the timers' limit is taken after them */
+        for (unsigned k = 0; k <= l->nidle; k++) {
+            int t = k < l->nidle ? l->idle[k].cb(l->idle[k].ud) : fc__loop_timers_timeout(l);
+            if (t >= 0 && (timeout < 0 || t < timeout))
+                timeout = t;
         }
-        timeout = fc__loop_timers_timeout(l);
-        if (l->idle_timeout >= 0 && (timeout < 0 || l->idle_timeout < timeout))
-            timeout = l->idle_timeout;
-        l->idle_timeout = -1;
         if (l->poked) {
             l->poked = false;
             timeout = 0;
@@ -379,7 +376,6 @@ fc__loop *fc__loop_new(void)
         return NULL;
     l->epfd = -1;
     l->efd = -1;
-    l->idle_timeout = -1;
     fc__list_init(&l->watches);
     atomic_init(&l->stopping, false);
     if (pthread_mutex_init(&l->mu, NULL) != 0)

@@ -48,7 +48,6 @@ struct fc__loop {
     atomic_bool stopping;
     unsigned index;  /* the polling thread's number in its app */
     bool poked;      /* loop thread only: work was queued from this thread, do not block */
-    int idle_timeout; /* loop thread only: the shortest wait the idle hooks asked for */
     struct fc__idle idle[LOOP_MAX_IDLE];
     unsigned nidle;
 

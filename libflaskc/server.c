@@ -538,7 +538,6 @@ void fc__server_stop(fc_app *app)
     fc__server *s = app->server;
     if (!s)
         return;
-    app->shutting_down = true;
     run_on_all(s, quiesce);
     /* finish what is in flight; then answer still-deferred requests 503 and
      * wait for blocking handlers (a suspended connection must not meet
