@@ -394,6 +394,9 @@ FC_API int fc_response_cookie(fc_request *req, const char *name, const char *val
 /** Delete a cookie (empty value, Expires in 1970, Max-Age=0). */
 FC_API int fc_response_delete_cookie(fc_request *req, const char *name, const char *path);
 
+/* Status codes of answers are 200..999 (FC_EINVAL otherwise): a 1xx code is
+ * an interim answer, which a client reads as "the real one follows". */
+
 /** Answer with text (copied), Content-Type "text/plain; charset=utf-8" unless set. */
 FC_API int fc_response_text(fc_request *req, int status, const char *text);
 /** Answer with HTML (copied), "text/html; charset=utf-8". */
@@ -565,14 +568,26 @@ FC_API const fc_pg_result *fc_pg_exec(fc_pg_conn *c, const char *sql, int nparam
 FC_API void fc_pg_release(fc_pg_conn *c);
 
 /* ---------------------------------------------------------------------------
- * Test client: the production path without a socket.
+ * Test client: the production path without a port.
  * ------------------------------------------------------------------------- */
 
 /**
- * Send a request through routing, hooks and handlers and wait for its answer
- * (also for deferred answers). @p path may hold a query string. @p headers:
- * NULL-terminated name/value pairs, or NULL. @p body (copied) may be NULL.
- * Returns NULL on out of memory. Free with fc_test_response_free.
+ * Send a request to @p app and wait for its answer (also a deferred one, or
+ * a stream's end). The request is written as HTTP/1.1 into a socket pair
+ * whose other end the app's libmicrohttpd daemons take as a connection from
+ * 127.0.0.1, so it takes exactly the server's path. Any thread; blocks. The
+ * app is frozen (started) by the first call; no port is opened.
+ * @p path may hold a query string; bytes a client would percent-encode
+ * (controls, space, DEL, non-ASCII) are. @p headers: NULL-terminated
+ * name/value pairs, or NULL; "Host: localhost" unless given. @p body (NULL
+ * or @p len bytes) goes with a Content-Length unless @p headers frame it
+ * (Content-Length or Transfer-Encoding: then it is sent as given). Returns
+ * when the answer is complete and the request is over (teardown ran); NULL
+ * on out of memory, for what no client could send (a method that is not a
+ * token, a header name that is not one, CR or LF in a value), or when the
+ * connection closed without an answer. The headers are those on the wire
+ * (Date, Content-Length or Transfer-Encoding included). Free with
+ * fc_test_response_free.
  */
 FC_API fc_test_response *fc_test_request(fc_app *app, const char *method, const char *path,
                                          const char *const *headers, const void *body, size_t len);

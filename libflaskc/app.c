@@ -50,6 +50,7 @@ void fc_app_free(fc_app *app)
         return;
     if (app->server)
         fc__server_stop(app);
+    fc__server_stop_test(app);
     if (app->pg)
         fc__pg_stop(app);
     if (app->pool)

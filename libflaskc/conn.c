@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 static struct srv_conn *conn_of(struct MHD_Connection *conn)
 {
@@ -26,11 +27,13 @@ static void raw_answer(int fd, int status, const char *message)
                             status);
     rc = rc ? rc : fc__json_escape(&body, message);
     rc = rc ? rc : fc__buf_puts(&body, "}\n");
+    char date[30];
+    fc__http_date((long long)time(NULL), date);
     int n = rc ? -1
                : snprintf(answer, sizeof(answer),
-                          "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                          "HTTP/1.1 %d %s\r\nDate: %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
                           "Content-Length: %zu\r\n\r\n%s",
-                          status, fc__status_phrase(status), body.len, body.data);
+                          status, fc__status_phrase(status), date, body.len, body.data);
     fc__buf_free(&body);
     if (n > 0 && (size_t)n < sizeof(answer)) {
         ssize_t w = send(fd, answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -73,6 +76,9 @@ void fc__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
         cc->fd = ci ? ci->connect_fd : -1;
         cc->state = CONN_WAITING;
         cc->since = fc__now_ms();
+        cc->closed = st->adopting;
+        cc->closed_ud = st->adopting_ud;
+        st->adopting = NULL;
         /* first bytes that are not HTTP (junk, TLS): 400 and shut at once;
          * the state keeps the sweep and the access handler off the socket */
         if (cc->fd >= 0 && screen(cc->fd))
@@ -85,6 +91,8 @@ void fc__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
             return;
         fc__list_remove(&cc->link);
         atomic_fetch_sub(&s->nconns, 1);
+        if (cc->closed)
+            cc->closed(cc->closed_ud);
         free(cc);
         *socket_context = NULL;
     }

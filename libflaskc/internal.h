@@ -446,9 +446,10 @@ struct fc_app {
      * connections, its timers and its deferred requests */
     fc__loop **loops;
     unsigned nloops;
-    atomic_uint next_loop; /* round robin for requests that no thread accepted (test client) */
+    atomic_uint next_loop; /* round robin for the test client's connections */
     fc__pool *pool;
     fc__server *server;
+    fc__server *test_server; /* daemons without a listening socket, for the test client */
     fc__pg *pg;
     atomic_int stop_requested;
     bool running_in_run;
@@ -464,8 +465,10 @@ int fc__app_freeze(fc_app *app);
 /** Stop and free the loops (after the server and the database pool). */
 void fc__app_loops_free(fc_app *app);
 
-/* The transport a request came through: the server (server.c) or the test
- * client (testclient.c). */
+/* The transport a request came through: libmicrohttpd's connections
+ * (server.c), also for the test client, whose connections are adopted by the
+ * same daemons. Kept as a table so that the layers below the server (life,
+ * dispatch, request) never call it by name. */
 typedef struct fc__transport {
     /** The response is final: hand it to the client. Called exactly once,
      *  on any thread, after the after-hooks ran. */
@@ -475,12 +478,10 @@ typedef struct fc__transport {
     void (*suspend)(fc_request *req);
     /** A parked stream has data again (fc_stream_wake); any thread. */
     void (*stream_wake)(fc_request *req);
-    /** The request's memory is being released. */
-    void (*release)(fc_request *req);
     /** The client's address as text, in the arena (mu held); NULL = "". */
     const char *(*remote_addr)(fc_request *req);
-    /** A request header, case-insensitive; NULL = use req->headers. Valid
-     *  while the request runs (until complete). */
+    /** A request header, case-insensitive. Valid while the request runs
+     *  (until complete). */
     const char *(*header)(fc_request *req, const char *name);
     void (*headers_each)(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud);
 } fc__transport;
@@ -535,8 +536,6 @@ struct fc_request {
     const char *query_raw;
     const char *remote_addr;
     bool remote_addr_done;
-    /* headers (filled by the transport before dispatch) */
-    fc__kvlist headers;
     /* lazily parsed */
     bool query_parsed, cookies_parsed, form_parsed, json_parsed;
     fc__kvlist query;
@@ -648,6 +647,22 @@ int fc__server_start(fc_app *app);
 /** Stop accepting, drain in-flight requests (grace), stop. */
 void fc__server_stop(fc_app *app);
 int fc__server_port(const fc_app *app);
+/** Hand the connected socket @p fd to a polling thread's daemon (round
+ *  robin), as a connection accepted from 127.0.0.1 — the test client's way
+ *  onto the production path. The daemons (without a listening socket) start
+ *  on first use. @p closed(@p ud) runs once, on that thread, when the
+ *  connection is closed (also when it was refused). The socket is the
+ *  daemon's from the call on (closed also on failure). 0 or FC_E*. */
+int fc__server_adopt(fc_app *app, int fd, void (*closed)(void *ud), void *ud);
+/** Stop the test client's daemons (fc_app_free). */
+void fc__server_stop_test(fc_app *app);
+
+/* testclient.c */
+/** Parse an HTTP/1.x response in @p buf (1xx interim answers skipped; body
+ *  by chunking, Content-Length or, with @p eof, the close; none for HEAD,
+ *  204, 304). 1: complete, *out allocated (fc_test_response_free); 0: more
+ *  bytes needed; -1: malformed or out of memory. */
+int fc__test_parse(const char *buf, size_t len, bool head, bool eof, fc_test_response **out);
 
 /* json.c */
 /** Serialize @p obj the library's way (compact, no slash escaping) plus '\n'

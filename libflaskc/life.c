@@ -53,8 +53,6 @@ void fc__request_unref(fc_request *req)
             t.fn(t.ud); /* no pool (stopping): run it here rather than lose it */
     }
     free(req->bg.v);
-    if (req->tp && req->tp->release)
-        req->tp->release(req);
     fc__request_free(req);
 }
 

@@ -232,20 +232,12 @@ const char *fc_request_header(fc_request *req, const char *name)
 {
     if (!name)
         return NULL;
-    if (req->tp && req->tp->header)
-        return req->tp->header(req, name);
-    return fc__kv_get_ci(&req->headers, name);
+    return req->tp->header(req, name);
 }
 
 void fc_request_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud)
 {
-    if (req->tp && req->tp->headers_each) {
-        req->tp->headers_each(req, fn, ud);
-        return;
-    }
-    for (size_t i = 0; i < req->headers.n; i++)
-        if (!fn(req->headers.items[i].key, req->headers.items[i].value, ud))
-            break;
+    req->tp->headers_each(req, fn, ud);
 }
 
 static bool cookie_header(const char *name, const char *value, void *ud)

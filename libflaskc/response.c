@@ -95,9 +95,11 @@ int fc_response_delete_cookie(fc_request *req, const char *name, const char *pat
 }
 
 /* ---- bodies ---- */
+/* a final answer: 1xx codes are interim (libmicrohttpd would send one as
+ * the answer, and the client would go on waiting for the real one) */
 static bool status_ok(int status)
 {
-    return status >= 100 && status <= 999;
+    return status >= 200 && status <= 999;
 }
 
 int fc__response_body(fc_request *req, int status, const char *ctype, const void *data, size_t len,

@@ -439,32 +439,17 @@ static void server_free(fc__server *s)
     free(s);
 }
 
-int fc__server_start(fc_app *app)
+static fc__server *server_new(fc_app *app)
 {
-    fc__config *c = &app->cfg;
-    unsigned n = app->nloops;
-    if (!n)
-        return FC_EINVAL;
-    struct addrinfo hints = {0}, *ai = NULL;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", c->port);
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(c->host, port, &hints, &ai);
-    if (gai != 0 || !ai) {
-        fc_log(FC_LOG_ERROR, "cannot resolve host %s: %s", c->host, gai_strerror(gai));
-        return FC_EINVAL;
-    }
     fc__server *s = calloc(1, sizeof(*s));
     if (s)
-        s->t = calloc(n, sizeof(*s->t));
+        s->t = calloc(app->nloops, sizeof(*s->t));
     if (!s || !s->t) {
         free(s);
-        freeaddrinfo(ai);
-        return FC_ENOMEM;
+        return NULL;
     }
     s->app = app;
-    s->n = n;
+    s->n = app->nloops;
     atomic_init(&s->nconns, 0);
     for (unsigned i = 0; i < s->n; i++) {
         s->t[i].s = s;
@@ -473,29 +458,28 @@ int fc__server_start(fc_app *app)
         fc__list_init(&s->t[i].conns);
         fc__list_init(&s->t[i].parked);
     }
-    raise_nofile(c->max_connections + 256);
-    const char *reuse = getenv("FLASKC_REUSEPORT");
-    bool share = reuse && (!strcmp(reuse, "1") || !fc__strcasecmp(reuse, "true"));
-    if (listen_all(s, ai, share) != 0) {
-        fc_log(FC_LOG_ERROR, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
-        freeaddrinfo(ai);
-        server_free(s);
-        return FC_ESYS;
-    }
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    freeaddrinfo(ai);
+    return s;
+}
+
+/* One daemon per polling thread, on its listening socket (or on none: the
+ * test client's daemons, which get their connections from
+ * fc__server_adopt), then attached to the loops. */
+static int daemons_start(fc__server *s, unsigned flags)
+{
+    fc__config *c = &s->app->cfg;
     /* past our limit, requests get a quick 503; libmicrohttpd's own limit,
      * a margin above and split across the threads, refuses connections */
     unsigned margin = c->max_connections / 10 > 64 ? c->max_connections / 10 : 64;
-    unsigned limit = (c->max_connections + margin + n - 1) / n;
+    unsigned limit = (c->max_connections + margin + s->n - 1) / s->n;
     for (unsigned i = 0; i < s->n; i++) {
         struct srv_thread *st = &s->t[i];
+        /* without a listening socket, the slot repeats the connection limit */
+        bool listening = st->listen_fd != MHD_INVALID_SOCKET;
         st->d = MHD_start_daemon(
             flags, 0, NULL, NULL, handle, st,
-            MHD_OPTION_LISTEN_SOCKET, st->listen_fd,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app,
+            listening ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_CONNECTION_LIMIT,
+            listening ? (unsigned)st->listen_fd : limit,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s->app,
             MHD_OPTION_CONNECTION_LIMIT, limit,
             MHD_OPTION_NOTIFY_CONNECTION, fc__conn_notify, st,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
@@ -516,9 +500,105 @@ int fc__server_start(fc_app *app)
             return FC_ESYS;
         }
     }
-    app->server = s;
     run_on_all(s, attach);
     return 0;
+}
+
+int fc__server_start(fc_app *app)
+{
+    fc__config *c = &app->cfg;
+    if (!app->nloops)
+        return FC_EINVAL;
+    struct addrinfo hints = {0}, *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", c->port);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(c->host, port, &hints, &ai);
+    if (gai != 0 || !ai) {
+        fc_log(FC_LOG_ERROR, "cannot resolve host %s: %s", c->host, gai_strerror(gai));
+        return FC_EINVAL;
+    }
+    fc__server *s = server_new(app);
+    if (!s) {
+        freeaddrinfo(ai);
+        return FC_ENOMEM;
+    }
+    raise_nofile(c->max_connections + 256);
+    const char *reuse = getenv("FLASKC_REUSEPORT");
+    bool share = reuse && (!strcmp(reuse, "1") || !fc__strcasecmp(reuse, "true"));
+    if (listen_all(s, ai, share) != 0) {
+        fc_log(FC_LOG_ERROR, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
+        freeaddrinfo(ai);
+        server_free(s);
+        return FC_ESYS;
+    }
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    freeaddrinfo(ai);
+    int rc = daemons_start(s, flags);
+    if (rc == 0)
+        app->server = s;
+    return rc;
+}
+
+/* ---- the test client's connections ---- */
+
+struct adopt {
+    struct srv_thread *st;
+    int fd;
+    void (*closed)(void *ud);
+    void *ud;
+};
+
+static void adopt_run(void *ud)
+{
+    struct adopt *a = ud;
+    struct srv_thread *st = a->st;
+    /* as if accepted from 127.0.0.1 */
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    st->adopting = a->closed;
+    st->adopting_ud = a->ud;
+    enum MHD_Result ok = st->d ? MHD_add_connection(st->d, a->fd, (const struct sockaddr *)&peer, sizeof(peer))
+                               : MHD_NO;
+    bool taken = !st->adopting; /* the connection record took the close callback */
+    st->adopting = NULL;
+    st->adopting_ud = NULL;
+    if (ok != MHD_YES && !st->d)
+        close(a->fd);
+    if (!taken)
+        a->closed(a->ud); /* refused (and closed), or no record: nothing waits for it */
+    st->run_due = true;   /* its first bytes may be in already */
+    free(a);
+}
+
+int fc__server_adopt(fc_app *app, int fd, void (*closed)(void *ud), void *ud)
+{
+    pthread_mutex_lock(&app->start_mu);
+    int rc = 0;
+    if (!app->test_server) {
+        fc__server *s = server_new(app);
+        rc = !s ? FC_ENOMEM
+                : daemons_start(s, MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                                       MHD_USE_NO_LISTEN_SOCKET);
+        if (rc == 0)
+            app->test_server = s;
+    }
+    pthread_mutex_unlock(&app->start_mu);
+    struct adopt *a = rc ? NULL : malloc(sizeof(*a));
+    if (!a) {
+        close(fd);
+        return rc ? rc : FC_ENOMEM;
+    }
+    fc__server *s = app->test_server;
+    *a = (struct adopt){&s->t[atomic_fetch_add(&app->next_loop, 1) % s->n], fd, closed, ud};
+    rc = fc__loop_post(a->st->loop, adopt_run, a);
+    if (rc) {
+        close(fd);
+        free(a);
+    }
+    return rc;
 }
 
 int fc__server_port(const fc_app *app)
@@ -533,9 +613,9 @@ static void wait_idle(fc_app *app, uint64_t ms)
         usleep(5000);
 }
 
-void fc__server_stop(fc_app *app)
+static void server_stop(fc_app *app, fc__server **sp)
 {
-    fc__server *s = app->server;
+    fc__server *s = *sp;
     if (!s)
         return;
     run_on_all(s, quiesce);
@@ -551,6 +631,16 @@ void fc__server_stop(fc_app *app)
         fc_log(FC_LOG_WARNING, "stopping with %ld requests still alive (keep-alive idle or "
                "handlers that never returned)", atomic_load(&app->active));
     run_on_all(s, detach);
-    app->server = NULL;
+    *sp = NULL;
     server_free(s);
+}
+
+void fc__server_stop(fc_app *app)
+{
+    server_stop(app, &app->server);
+}
+
+void fc__server_stop_test(fc_app *app)
+{
+    server_stop(app, &app->test_server);
 }

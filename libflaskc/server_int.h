@@ -31,6 +31,10 @@ struct srv_thread {
     bool run_due;           /* a connection was resumed: run the daemon before waiting */
     uint64_t mhd_due;       /* when the daemon's next connection timeout is due */
     bool quiesced;
+    /* fc__server_adopt's close callback, for the connection record that
+     * MHD_add_connection creates (set around that call only) */
+    void (*adopting)(void *ud);
+    void *adopting_ud;
 };
 
 /* A connection's state for the header timeout (slowloris): waiting for a
@@ -42,6 +46,8 @@ struct srv_conn {
     int state;
     uint64_t since;
     bool over_limit; /* accepted beyond FLASKC_MAX_CONNECTIONS: answer 503 */
+    void (*closed)(void *ud); /* an adopted connection: its closing is awaited */
+    void *closed_ud;
 };
 
 /* per-request transport state, in the request's arena */

@@ -63,6 +63,19 @@ FC_ROUTE(misc, "GET", "/str/<name>", str_name)
                                                  strlen(fc_arg(req, "name"))));
 }
 
+FC_ROUTE(misc, "POST", "/len", body_len)
+{
+    size_t n = 0;
+    const char *b = fc_request_body(req, &n);
+    unsigned long sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += (unsigned char)b[i];
+    /* a 1xx is an interim answer, never a final one */
+    int rc = fc_response_text(req, 100, "interim");
+    fc_response_text(req, 200, fc_request_printf(req, "len=%zu sum=%lu 1xx=%d addr=%s", n, sum, rc,
+                                                 fc_request_remote_addr(req)));
+}
+
 FC_ROUTE(misc, "GET", "/path/<path:p>", path_p)
 {
     fc_response_text(req, 200, fc_arg(req, "p"));
@@ -542,6 +555,98 @@ static void test_background_and_watchdog(fc_app *app)
     CHECK(strstr(warned, "misc.slowinline held a polling thread for") != NULL);
 }
 
+/* The test client's own parser, on answers libmicrohttpd would not send. */
+static void test_client_parser(void)
+{
+    fc_test_response *r = NULL;
+    const char *ch = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding:  chunked \r\n"
+                     "X-A:b\r\n\r\n3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nTrailer: t\r\n\r\n";
+    for (size_t n = 0; n < strlen(ch); n++) {
+        CHECK_INT(fc__test_parse(ch, n, false, false, &r), 0); /* every prefix: more needed */
+        CHECK(r == NULL);
+    }
+    CHECK_INT(fc__test_parse(ch, strlen(ch), false, false, &r), 1);
+    CHECK_INT(fc_test_status(r), 200);
+    CHECK_STR(fc_test_body(r, NULL), "abc0123456789");
+    CHECK_STR(fc_test_header(r, "x-a"), "b");
+    CHECK_STR(fc_test_headers(r), "Transfer-Encoding: chunked\r\nX-A: b\r\n");
+    fc_test_response_free(r);
+    /* without framing the close ends the body; HEAD and 304 have none */
+    const char *cl = "HTTP/1.0 200 OK\r\n\r\nto the end";
+    CHECK_INT(fc__test_parse(cl, strlen(cl), false, false, &r), 0);
+    CHECK_INT(fc__test_parse(cl, strlen(cl), false, true, &r), 1);
+    CHECK_STR(fc_test_body(r, NULL), "to the end");
+    fc_test_response_free(r);
+    CHECK_INT(fc__test_parse(cl, strlen(cl), true, false, &r), 1);
+    CHECK_STR(fc_test_body(r, NULL), "");
+    fc_test_response_free(r);
+    const char *nm = "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n";
+    CHECK_INT(fc__test_parse(nm, strlen(nm), false, false, &r), 1);
+    CHECK_INT(fc_test_status(r), 304);
+    fc_test_response_free(r);
+    /* malformed: -1; a short body at the close: -1 */
+    static const char *const bad[] = {
+        "HTTP/1.1 20 OK\r\n\r\n", "HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_INT(fc__test_parse(bad[i], strlen(bad[i]), false, false, &r), -1);
+        CHECK(r == NULL);
+    }
+    const char *sh = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab";
+    CHECK_INT(fc__test_parse(sh, strlen(sh), false, true, &r), -1);
+}
+
+/* The test client goes through libmicrohttpd: what the server adds (Date),
+ * bodies larger than a socket buffer, Expect: 100-continue, a target with
+ * bytes a client would encode, the peer address. */
+static void test_client_wire(fc_app *app)
+{
+    fc_test_response *r = get(app, "GET", "/about");
+    const char *date = fc_test_header(r, "Date");
+    CHECK(date && strlen(date) == 29 && !strcmp(date + 25, " GMT"));
+    fc_test_response_free(r);
+    size_t big = 3u << 20;
+    char *body = malloc(big);
+    unsigned long sum = 0;
+    for (size_t i = 0; i < big; i++) {
+        body[i] = (char)(i * 7);
+        sum += (unsigned char)body[i];
+    }
+    const char *cont[] = {"Expect", "100-continue", NULL};
+    /* over this app's limit: libmicrohttpd's early 413, as on a socket */
+    r = fc_test_request(app, "POST", "/len", cont, body, big);
+    CHECK_INT(fc_test_status(r), 413);
+    fc_test_response_free(r);
+    fc_app *roomy = fc_app_new("roomy");
+    fc_blueprint *wire = fc_blueprint_new("wire", NULL);
+    CHECK_INT(fc_route(wire, "POST", "/len", body_len, "len", 0), 0);
+    CHECK_INT(fc_app_register(roomy, wire), 0);
+    fc_app_set_max_body(roomy, 8u << 20);
+    r = fc_test_request(roomy, "POST", "/len", cont, body, big);
+    char want[96];
+    snprintf(want, sizeof(want), "len=%zu sum=%lu 1xx=%d addr=127.0.0.1", big, sum, FC_EINVAL);
+    CHECK_INT(fc_test_status(r), 200);
+    CHECK_STR(fc_test_body(r, NULL), want);
+    fc_test_response_free(r);
+    fc_app_free(roomy);
+    fc_blueprint_free(wire);
+    free(body);
+    /* no body: Content-Length 0 goes with a POST */
+    r = fc_test_request(app, "POST", "/len", NULL, NULL, 0);
+    snprintf(want, sizeof(want), "len=0 sum=0 1xx=%d addr=127.0.0.1", FC_EINVAL);
+    CHECK_STR(fc_test_body(r, NULL), want);
+    fc_test_response_free(r);
+    EXPECT(app, "GET", "/str/a b", 200, "name=[a b] len=3");
+    EXPECT(app, "GET", "/str/\xc3\xa9", 200, "name=[\xc3\xa9] len=2");
+    /* what no client could send */
+    const char *crlf[] = {"X-A", "1\r\nX-B: 2", NULL};
+    CHECK(fc_test_request(app, "GET", "/about", crlf, NULL, 0) == NULL);
+    CHECK(fc_test_request(app, "GE T", "/about", NULL, NULL, 0) == NULL);
+}
+
 static void test_config(void)
 {
     fc_app *app = fc_app_new("cfg");
@@ -577,8 +682,10 @@ int main(void)
     test_hooks(app);
     test_async(app);
     test_background_and_watchdog(app);
+    test_client_wire(app);
     CHECK_INT(fc_app_before(app, app_before), FC_EBUSY);
     fc_app_free(app);
     test_config();
+    test_client_parser();
     TAP_DONE();
 }

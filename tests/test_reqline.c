@@ -210,7 +210,8 @@ static void expect_400(const struct line *l)
     json_object *j = json_tokener_parse(body);
     json_object *st = NULL, *msg = NULL;
     bool ok = n > 0 && !strncmp(buf, "HTTP/1.1 400 ", 13) && cl &&
-              strtoul(cl, NULL, 10) == strlen(body) && hdr(&r, "Content-Type") &&
+              strtoul(cl, NULL, 10) == strlen(body) && hdr(&r, "Content-Type") && hdr(&r, "Date") &&
+              strlen(hdr(&r, "Date")) == 29 &&
               !strcmp(hdr(&r, "Content-Type"), "application/json") && j &&
               json_object_object_get_ex(j, "status", &st) && json_object_get_int(st) == 400 &&
               json_object_object_get_ex(j, "message", &msg) &&
