@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -66,38 +67,61 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
-static const char *srv_remote_addr(fc_request *req)
+/*
+ * A request's headers and address live in libmicrohttpd's connection memory,
+ * which is freed when the connection closes — also while the request lives
+ * on (a client gone while its query runs, a blocking handler past the stop).
+ * So what reaches the user is copied into the request's arena (valid until
+ * the request ends, as the API promises), and every read of that memory is
+ * a reader section that completed() waits for before the memory may go.
+ */
+static bool read_begin(struct srv_req *sr)
 {
-    if (SR(req)->gone)
-        return NULL; /* libmicrohttpd closed the connection (stop) */
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(SR(req)->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr)
-        return NULL;
-    char *buf = fc__arena_alloc(req->arena, INET6_ADDRSTRLEN);
-    if (!buf)
-        return NULL;
-    const struct sockaddr *sa = ci->client_addr;
-    const void *src = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                                                : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-    if (!inet_ntop(sa->sa_family, src, buf, INET6_ADDRSTRLEN))
-        return NULL;
-    return buf;
+    atomic_fetch_add(&sr->readers, 1);
+    if (!atomic_load(&sr->gone))
+        return true;
+    atomic_fetch_sub(&sr->readers, 1);
+    return false;
 }
 
-/* Headers are looked up in libmicrohttpd's own storage, never copied: it
- * stays put while the request runs, also while the connection is
- * suspended and another thread reads it. */
+static void read_end(struct srv_req *sr)
+{
+    atomic_fetch_sub(&sr->readers, 1);
+}
+
+static const char *srv_remote_addr(fc_request *req)
+{
+    struct srv_req *sr = SR(req);
+    char *buf = fc__arena_alloc(req->arena, INET6_ADDRSTRLEN);
+    if (!buf || !read_begin(sr))
+        return NULL;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(sr->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    const void *src = !sa                          ? NULL
+                      : sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                                  : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    bool ok = src && inet_ntop(sa->sa_family, src, buf, INET6_ADDRSTRLEN);
+    read_end(sr);
+    return ok ? buf : NULL;
+}
+
 static const char *srv_header(fc_request *req, const char *name)
 {
-    if (SR(req)->gone)
+    struct srv_req *sr = SR(req);
+    const char *v = NULL, *copy = NULL;
+    size_t n = 0;
+    if (!read_begin(sr))
         return NULL;
-    return MHD_lookup_connection_value(SR(req)->conn, MHD_HEADER_KIND, name);
+    if (MHD_lookup_connection_value_n(sr->conn, MHD_HEADER_KIND, name, strlen(name), &v, &n) == MHD_YES && v)
+        copy = fc__arena_strndup(req->arena, v, n);
+    read_end(sr);
+    return copy;
 }
 
 struct each_ctx {
-    bool (*fn)(const char *, const char *, void *);
-    void *ud;
+    fc__arena *arena;
+    fc__kvlist copy;
+    bool oom;
 };
 
 static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -105,14 +129,27 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
 {
     struct each_ctx *c = cls;
     (void)kind;
-    return c->fn(key, value ? value : "", c->ud) ? MHD_YES : MHD_NO;
+    char *k = fc__arena_strdup(c->arena, key);
+    char *v = fc__arena_strdup(c->arena, value ? value : "");
+    if (!k || !v || fc__kv_add(&c->copy, c->arena, k, v, strlen(v))) {
+        c->oom = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
 }
 
+/* The user's callback runs on copies, outside the reader section. */
 static void srv_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud)
 {
-    struct each_ctx c = {fn, ud};
-    if (!SR(req)->gone)
-        MHD_get_connection_values(SR(req)->conn, MHD_HEADER_KIND, each_header, &c);
+    struct srv_req *sr = SR(req);
+    struct each_ctx c = {req->arena, {0}, false};
+    if (!read_begin(sr))
+        return;
+    MHD_get_connection_values(sr->conn, MHD_HEADER_KIND, each_header, &c);
+    read_end(sr);
+    for (size_t i = 0; i < c.copy.n; i++)
+        if (!fn(c.copy.items[i].key, c.copy.items[i].value, ud))
+            break;
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -126,7 +163,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     *req_cls = NULL;
     struct srv_req *sr = SR(req);
-    sr->gone = true; /* a late answer must not touch the connection now */
+    /* a late answer must not touch the connection now, nor a reader its
+     * memory: wait for one inside (a header being copied, microseconds) */
+    atomic_store(&sr->gone, true);
+    while (atomic_load(&sr->readers) > 0)
+        sched_yield();
     if (fc__list_linked(&sr->plink))
         fc__list_remove(&sr->plink);
     if (!sr->dispatched)

@@ -60,7 +60,12 @@ struct srv_req {
     bool stream_parked; /* owning thread only, like the two below */
     bool stream_woken;
     bool stream_over;   /* the stream's response is gone: wake-ups do nothing */
-    bool gone;          /* libmicrohttpd ended the request (also without our answer, at stop) */
+    /* libmicrohttpd ended the request (also without our answer: a client
+     * gone, the stop), and frees the connection's memory next. Set on the
+     * owning thread once no reader (another thread copying a header out of
+     * that memory) is inside. */
+    atomic_bool gone;
+    atomic_int readers;
     fc__link plink;     /* in st->parked while suspended */
     size_t discarded;
 };

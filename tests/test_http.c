@@ -79,6 +79,52 @@ FC_ROUTE(t, "GET", "/hang", hang)
     fc_request_defer(req, count_cancel, &cancels);
 }
 
+/* A header kept past the client's departure: the request lives on (its
+ * pool work runs), so the string must too (it used to point into
+ * libmicrohttpd's connection memory, freed at the close). */
+static const char *kept;
+static atomic_int keep_closed, keep_ok, keep_gone_null;
+static char keep_want[3000];
+
+static void keep_work(void *ud)
+{
+    fc_request *req = ud;
+    for (int i = 0; i < 300 && !atomic_load(&keep_closed); i++)
+        usleep(10 * 1000);
+    usleep(400 * 1000); /* the server has seen the close and dropped the connection */
+    atomic_store(&keep_ok, kept && !strcmp(kept, keep_want) ? 1 : -1);
+    /* once the connection is gone a new lookup finds nothing */
+    atomic_store(&keep_gone_null, fc_request_header(req, "X-Keep") == NULL ? 1 : -1);
+}
+
+static void keep_done(fc_request *req, void *ud)
+{
+    (void)ud;
+    fc_response_text(req, 200, "kept"); /* answered 499 meanwhile: a no-op */
+}
+
+FC_ROUTE(t, "GET", "/keep", keep)
+{
+    kept = fc_request_header(req, "X-Keep");
+    fc_pool_run(req, keep_work, keep_done, req);
+}
+
+static void test_header_outlives_connection(void)
+{
+    memset(keep_want, 'k', sizeof(keep_want) - 1);
+    int fd = connect_to(port);
+    char raw[3200];
+    int n = snprintf(raw, sizeof(raw), "GET /keep HTTP/1.1\r\nHost: x\r\nX-Keep: %s\r\n\r\n", keep_want);
+    send_all(fd, raw, (size_t)n);
+    usleep(100 * 1000);
+    close(fd);
+    atomic_store(&keep_closed, 1);
+    for (int i = 0; i < 300 && !atomic_load(&keep_gone_null); i++)
+        usleep(10 * 1000);
+    CHECK_INT(atomic_load(&keep_ok), 1);
+    CHECK_INT(atomic_load(&keep_gone_null), 1);
+}
+
 /* Server-Sent Events fed by a loop timer: three events, 50 ms apart */
 struct ticker {
     pthread_mutex_t mu;
@@ -546,6 +592,7 @@ int main(void)
     test_blocking_does_not_stall();
     test_async_waits();
     test_disconnect();
+    test_header_outlives_connection();
     test_foreign_answers();
     fc_app_free(app);
     test_sigterm();
