@@ -337,6 +337,9 @@ static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
     fc__pg_msg_line(buf, sizeof(buf), why);
     bool was_up = pc->state == C_UP;
     fc__pg_timer_stop(pg, &pc->ctimer);
+    if (pc->lookup)
+        fc__pg_lookup_abandon(pc->lookup);
+    pc->lookup = NULL;
     conn_unwatch(pc);
     if (pc->conn)
         PQfinish(pc->conn);
@@ -466,13 +469,14 @@ static void ctimeout_fire(void *ud)
     fc__pg_kick(pc->pg);
 }
 
-void fc__pg_conn_connect(struct pconn *pc)
+/* @p host, @p hostaddr, @p port: the looked-up lists (they override the
+ * URL's), or NULL */
+static void connect_start(struct pconn *pc, const char *host, const char *hostaddr, const char *port)
 {
     pgt *pg = pc->pg;
-    if (pg->stopping)
-        return;
-    const char *const kw[] = {"fallback_application_name", "dbname", NULL};
-    const char *const val[] = {pg->app->name, pg->url, NULL};
+    const char *const kw[] = {"fallback_application_name", "dbname", "host", "hostaddr", "port", NULL};
+    const char *const val[] = {pg->app->name, pg->url, host, hostaddr, port, NULL};
+    /* libpq skips NULL values; later keywords override the URL's */
     pc->conn = PQconnectStartParams(kw, val, 1);
     if (!pc->conn) {
         connect_failed(pc, "out of memory");
@@ -482,9 +486,35 @@ void fc__pg_conn_connect(struct pconn *pc)
         connect_failed(pc, PQerrorMessage(pc->conn));
         return;
     }
+    conn_poll(pc, PGRES_POLLING_WRITING);
+}
+
+static void looked_up(void *ud, const char *host, const char *hostaddr, const char *port, const char *err)
+{
+    struct pconn *pc = ud;
+    pc->lookup = NULL;
+    if (err)
+        connect_failed(pc, err);
+    else
+        connect_start(pc, host, hostaddr, port);
+    fc__pg_kick(pc->pg);
+}
+
+void fc__pg_conn_connect(struct pconn *pc)
+{
+    pgt *pg = pc->pg;
+    if (pg->stopping)
+        return;
+    /* the timeout covers the name lookup too */
     pc->state = C_CONNECTING;
     pc->ctimer = fc__loop_timer(pg->loop, PG_CONNECT_TIMEOUT_MS, ctimeout_fire, pc);
-    conn_poll(pc, PGRES_POLLING_WRITING);
+    if (!pg->top->hosts) {
+        connect_start(pc, NULL, NULL, NULL);
+        return;
+    }
+    pc->lookup = fc__pg_lookup_start(pg->top->hosts, pg->loop, looked_up, pc);
+    if (!pc->lookup)
+        connect_failed(pc, "cannot start a thread to look up the database host");
 }
 
 static void conn_event(int fd, unsigned rev, void *ud)

@@ -287,6 +287,7 @@ static void pg_free(fc__pg *top)
         if (top->t[i])
             part_free(top->t[i]);
     free(top->t);
+    fc__pg_hosts_free(top->hosts);
     pthread_mutex_destroy(&top->mu);
     pthread_cond_destroy(&top->cv);
     pthread_mutex_destroy(&top->bmu);
@@ -336,6 +337,10 @@ int fc__pg_start(fc_app *app)
         return FC_ENOMEM;
     top->app = app;
     top->url = app->cfg.database_url;
+    if (fc__pg_hosts_new(top->url, &top->hosts) != 0) {
+        free(top);
+        return FC_ENOMEM;
+    }
     top->npool = app->cfg.db_pool ? app->cfg.db_pool : 1;
     top->n = app->nloops;
     pthread_mutex_init(&top->mu, NULL);

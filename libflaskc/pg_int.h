@@ -80,6 +80,9 @@ struct job {
     char *done_msg;          /* its message, copied: the caller's may live on its stack */
 };
 
+typedef struct fc__pg_hosts fc__pg_hosts;
+typedef struct fc__pg_lookup fc__pg_lookup;
+
 struct pconn {
     pgt *pg;
     unsigned idx;
@@ -97,6 +100,7 @@ struct pconn {
     unsigned inflight;
     struct stmt *stmts[PG_STMT_BUCKETS];
     unsigned nstmts, next_stmt;
+    fc__pg_lookup *lookup;   /* the host names being looked up for this attempt */
     fc_pg_tx *pinned;        /* a transaction owns the connection */
     struct job *reserved;    /* a BEGIN waiting for the connection to drain */
 };
@@ -151,6 +155,7 @@ struct pgt {
 struct fc__pg {
     fc_app *app;
     const char *url;         /* borrowed from app->cfg */
+    fc__pg_hosts *hosts;     /* host names to look up before each connect; NULL: none */
     unsigned npool;          /* connections in all: the async ones, and at most as many blocking */
     unsigned n;
     pgt **t;                 /* one part per polling thread */
@@ -163,6 +168,25 @@ struct fc__pg {
     struct bconn *bidle;
     unsigned btotal;
 };
+
+/* pg_dns.c: host names looked up off the polling threads */
+/** The URL's (or PGHOST's) host list when it holds names to look up (*out
+ *  NULL when not: socket directories, numbers, a hostaddr given). 0 or
+ *  FC_ENOMEM. */
+int fc__pg_hosts_new(const char *url, fc__pg_hosts **out);
+void fc__pg_hosts_free(fc__pg_hosts *h);
+/** The looked-up lists for libpq's host, hostaddr and port (one entry per
+ *  address; numbers and socket directories kept with an empty hostaddr), or
+ *  @p err when there is nothing to try. On the loop thread; the strings are
+ *  valid during the call. */
+typedef void (*fc__pg_lookup_cb)(void *ud, const char *host, const char *hostaddr, const char *port,
+                                 const char *err);
+/** Look @p h up on a thread of its own; @p cb runs on @p loop's thread
+ *  unless abandoned first. NULL: out of memory or threads. */
+fc__pg_lookup *fc__pg_lookup_start(const fc__pg_hosts *h, fc__loop *loop, fc__pg_lookup_cb cb, void *ud);
+/** The attempt is over (loop thread): @p cb will not run; the lookup frees
+ *  itself when its thread ends. */
+void fc__pg_lookup_abandon(fc__pg_lookup *lk);
 
 /* pg_front.c: any thread */
 /** A job copying @p sql and @p params, in one allocation; NULL on OOM. */
