@@ -71,31 +71,34 @@ static void stream_wake_here(fc_request *req)
 
 static void stream_wake_posted(void *ud)
 {
-    stream_wake_here(ud);
-    fc__request_unref(ud);
+    fc_request *req = ud;
+    /* a wake-up from now on posts again */
+    atomic_store(&SR(req)->wake_posted, false);
+    stream_wake_here(req);
+    fc__request_unref(req);
 }
 
 /* Run @p here(req) on the request's owning thread: at once when this is it,
- * else posted there (@p posted runs it, then drops the post's reference). */
-static void on_owner(fc_request *req, void (*here)(fc_request *), void (*posted)(void *), const char *what)
+ * else posted there with the request's own node (@p posted runs it, then
+ * drops the post's reference). Nothing to allocate: it cannot fail but for a
+ * loop that is gone (the stop), whose connections are closed anyway. */
+static void on_owner(fc_request *req, fc__post *node, void (*here)(fc_request *), void (*posted)(void *))
 {
     if (fc__loop_is_current(req->loop)) {
         here(req);
         return;
     }
     fc__request_ref(req);
-    if (fc__loop_post(req->loop, posted, req) != 0) {
-        /* out of memory for the post: a parked connection stays parked until
-         * the shutdown; say so rather than hang silently */
-        fc_log(FC_LOG_ERROR, "out of memory handing %s of %s %s to its thread", what, req->method,
-               req->path);
+    if (fc__loop_post_node(req->loop, node, posted, req) != 0)
         fc__request_unref(req);
-    }
 }
 
 void fc__srv_stream_wake(fc_request *req)
 {
-    on_owner(req, stream_wake_here, stream_wake_posted, "the stream wake-up");
+    struct srv_req *sr = SR(req);
+    if (!fc__loop_is_current(req->loop) && atomic_exchange(&sr->wake_posted, true))
+        return; /* one is on its way: wake-ups in between fold into it */
+    on_owner(req, &sr->wake_post, stream_wake_here, stream_wake_posted);
 }
 
 /* ---- a per-thread cache of the last small response ----
@@ -292,7 +295,7 @@ static void complete_posted(void *ud)
 /* An answer from any thread; libmicrohttpd is called on the owning one. */
 void fc__srv_complete(fc_request *req)
 {
-    on_owner(req, complete_here, complete_posted, "the answer");
+    on_owner(req, &SR(req)->complete_post, complete_here, complete_posted);
 }
 
 void fc__srv_unpark_all(struct srv_thread *st)

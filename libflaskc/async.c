@@ -9,6 +9,7 @@
  * The timer is armed, fired and canceled on the loop thread only, so the
  * three never race: the cancel callback also runs there. */
 struct after_ctx {
+    fc__post post;
     fc_request *req;
     fc__timer *timer;
     unsigned ms;
@@ -90,7 +91,7 @@ int fc_after(fc_request *req, unsigned ms, void (*fn)(fc_request *, void *), voi
         return rc;
     }
     fc__request_ref(req);
-    rc = fc__loop_post(req->loop, after_arm, c);
+    rc = fc__loop_post_node(req->loop, &c->post, after_arm, c);
     if (rc) {
         pthread_mutex_lock(&req->mu);
         req->cancel_fn = NULL;
@@ -103,6 +104,7 @@ int fc_after(fc_request *req, unsigned ms, void (*fn)(fc_request *, void *), voi
 
 /* ---- fc_pool_run ---- */
 struct pool_ctx {
+    fc__post post;
     fc_request *req;
     void (*work)(void *);
     void (*done)(fc_request *, void *);
@@ -121,8 +123,8 @@ static void pool_work(void *p)
 {
     struct pool_ctx *c = p;
     c->work(c->ud);
-    if (fc__loop_post(c->req->loop, pool_done, c) != 0)
-        pool_done(c);
+    if (fc__loop_post_node(c->req->loop, &c->post, pool_done, c) != 0)
+        pool_done(c); /* the loop is gone (the stop): answer from here */
 }
 
 int fc_pool_run(fc_request *req, void (*work)(void *), void (*done)(fc_request *, void *), void *ud)
@@ -132,7 +134,7 @@ int fc_pool_run(fc_request *req, void (*work)(void *), void (*done)(fc_request *
     struct pool_ctx *c = malloc(sizeof(*c));
     if (!c)
         return FC_ENOMEM;
-    *c = (struct pool_ctx){req, work, done, ud};
+    *c = (struct pool_ctx){.req = req, .work = work, .done = done, .ud = ud};
     int rc = fc_request_defer(req, NULL, NULL);
     if (rc) {
         free(c);

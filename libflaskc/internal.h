@@ -290,10 +290,23 @@ void fc__loop_free(fc__loop *l);       /* stops if needed; frees pending timers 
 bool fc__loop_is_current(const fc__loop *l);
 /** The loop whose thread is calling, NULL on any other thread. */
 fc__loop *fc__loop_current(void);
-/** Run cb(ud) on the loop thread soon (any thread; FIFO). 0 or FC_ENOMEM.
- *  From the loop's own thread it costs no system call: cb runs at the end
- *  of the current iteration. */
+/** Run cb(ud) on the loop thread soon (any thread; FIFO). 0, FC_ENOMEM, or
+ *  FC_ECANCELED once the loop is stopping (cb never runs then). From the
+ *  loop's own thread it costs no system call: cb runs at the end of the
+ *  current iteration. */
 int fc__loop_post(fc__loop *l, void (*cb)(void *ud), void *ud);
+/** A post node embedded in the poster's own memory: posting it allocates
+ *  nothing, so it cannot fail for lack of memory. It must stay put and not
+ *  be posted again until its callback has begun. */
+typedef struct fc__post {
+    struct fc__post *next;
+    void (*cb)(void *ud);
+    void *ud;
+    bool heap; /* malloc'ed by fc__loop_post */
+} fc__post;
+/** fc__loop_post with the caller's node: 0, or FC_ECANCELED once the loop
+ *  is stopping. */
+int fc__loop_post_node(fc__loop *l, fc__post *node, void (*cb)(void *ud), void *ud);
 /** Work was queued for the loop outside its post queue (an idle hook will
  *  find it): on the loop thread the next wait does not block; from another
  *  thread the loop is woken. */
@@ -566,6 +579,8 @@ struct fc_request {
     fc__watch *hup_watch;
     int sock_fd;
     fc__link dlink;            /* in app->deferred while parked */
+    fc__post arm_post, disarm_post, cancel_post; /* to the owning thread, each once */
+    bool cancel_posted;        /* under app->deferred_mu */
     uint64_t deferred_at;
     FC__VEC(struct fc__bgtask) bg;
     void *user_data;

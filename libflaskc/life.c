@@ -248,7 +248,7 @@ static void park(fc_request *req)
         arm(req); /* not answered: mu is held */
     } else {
         fc__request_ref(req);
-        if (fc__loop_post(req->loop, arm_posted, req) != 0)
+        if (fc__loop_post_node(req->loop, &req->arm_post, arm_posted, req) != 0)
             fc__request_unref(req);
     }
 }
@@ -266,7 +266,7 @@ static void deferred_answered(fc_request *req)
     fc__request_ref(req);
     if (fc__loop_is_current(req->loop))
         disarm_here(req);
-    else if (fc__loop_post(req->loop, disarm_here, req) != 0)
+    else if (fc__loop_post_node(req->loop, &req->disarm_post, disarm_here, req) != 0)
         fc__request_unref(req);
 }
 
@@ -324,8 +324,12 @@ void fc__life_cancel_all(fc_app *app)
     fc_request *r;
     pthread_mutex_lock(&app->deferred_mu);
     FC__LIST_EACH(r, nx, &app->deferred, fc_request, dlink) {
+        if (r->cancel_posted)
+            continue; /* an earlier stop's cancel is on its way */
         fc__request_ref(r);
-        if (!r->loop || fc__loop_post(r->loop, cancel_shutdown, r) != 0)
+        if (r->loop && fc__loop_post_node(r->loop, &r->cancel_post, cancel_shutdown, r) == 0)
+            r->cancel_posted = true;
+        else
             fc__request_unref(r);
     }
     pthread_mutex_unlock(&app->deferred_mu);

@@ -129,22 +129,14 @@ static void loop_final_drain(fc__loop *l)
     }
 }
 
-int fc__loop_post(fc__loop *l, void (*cb)(void *ud), void *ud)
+static int post_enqueue(fc__loop *l, fc__post *p, void (*cb)(void *ud), void *ud)
 {
-    struct fc__post *p;
     bool wake;
-    if (!l || !cb)
-        return FC_EINVAL;
-    p = malloc(sizeof(*p));
-    if (!p)
-        return FC_ENOMEM;
     p->cb = cb;
     p->ud = ud;
-    p->heap = true;
     pthread_mutex_lock(&l->mu);
     if (l->closed) {
         pthread_mutex_unlock(&l->mu);
-        free(p);
         return FC_ECANCELED;
     }
     wake = post_append_locked(l, p);
@@ -154,6 +146,28 @@ int fc__loop_post(fc__loop *l, void (*cb)(void *ud), void *ud)
     else if (wake)
         fc__loop_wake(l);
     return 0;
+}
+
+int fc__loop_post_node(fc__loop *l, fc__post *p, void (*cb)(void *ud), void *ud)
+{
+    if (!l || !p || !cb)
+        return FC_EINVAL;
+    p->heap = false;
+    return post_enqueue(l, p, cb, ud);
+}
+
+int fc__loop_post(fc__loop *l, void (*cb)(void *ud), void *ud)
+{
+    if (!l || !cb)
+        return FC_EINVAL;
+    struct fc__post *p = malloc(sizeof(*p));
+    if (!p)
+        return FC_ENOMEM;
+    p->heap = true;
+    int rc = post_enqueue(l, p, cb, ud);
+    if (rc)
+        free(p);
+    return rc;
 }
 
 void fc__loop_poke(fc__loop *l)

@@ -6,13 +6,6 @@
 
 #define LOOP_MAX_EVENTS 64
 
-struct fc__post {
-    struct fc__post *next;
-    void (*cb)(void *ud);
-    void *ud;
-    bool heap; /* malloc'ed by fc__loop_post; false for the node inside a watch */
-};
-
 enum { TIMER_PENDING, TIMER_RUNNING };
 
 struct fc__timer {

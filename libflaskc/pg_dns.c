@@ -134,8 +134,9 @@ out:
 /* ---- one lookup ----
  * Who frees it: the thread, when it finds the lookup abandoned; else the
  * posted completion on the loop thread; else (the post was refused: the loop
- * is stopping) the abandon that must come. */
+ * is stopping) the abandon that must come. The post needs no memory. */
 struct fc__pg_lookup {
+    fc__post post;
     pthread_mutex_t mu;
     bool abandoned, finished, posted;
     fc__loop *loop;
@@ -226,7 +227,7 @@ static void *lookup_thread(void *p)
     bool abandoned = lk->abandoned;
     if (!abandoned) {
         lk->finished = true;
-        lk->posted = fc__loop_post(lk->loop, lookup_done, lk) == 0;
+        lk->posted = fc__loop_post_node(lk->loop, &lk->post, lookup_done, lk) == 0;
     }
     pthread_mutex_unlock(&lk->mu);
     if (abandoned)

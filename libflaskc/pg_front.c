@@ -67,16 +67,15 @@ static int incoming_push(pgt *pg, struct job *j, bool internal)
         pg->in_head = j;
     pg->in_tail = j;
     atomic_store_explicit(&pg->in_pending, true, memory_order_relaxed);
-    if (!here && !pg->in_posted)
-        post = pg->in_posted = true;
+    if (!here && !pg->in_posted && !pg->in_node_queued)
+        post = pg->in_posted = pg->in_node_queued = true;
     pthread_mutex_unlock(&pg->in_mu);
     if (here)
         fc__loop_poke(pg->loop);
-    if (post && fc__loop_post(pg->loop, fc__pg_incoming_drain, pg) != 0) {
-        /* out of memory (or stopping): the job stays listed; the next push,
-         * a cancel or the teardown drains it */
+    if (post && fc__loop_post_node(pg->loop, &pg->in_post, fc__pg_incoming_drain, pg) != 0) {
+        /* stopping: the job stays listed; the teardown drains it */
         pthread_mutex_lock(&pg->in_mu);
-        pg->in_posted = false;
+        pg->in_posted = pg->in_node_queued = false;
         pthread_mutex_unlock(&pg->in_mu);
     }
     return 0;
@@ -363,7 +362,7 @@ int fc__pg_start(fc_app *app)
     /* before the loops run: the hooks go in, the connects wait in the queues */
     for (unsigned i = 0; i < top->n; i++)
         if (fc__loop_on_idle(top->t[i]->loop, 1, fc__pg_idle, top->t[i]) != 0 ||
-            fc__loop_post(top->t[i]->loop, fc__pg_start_all, top->t[i]) != 0) {
+            fc__loop_post_node(top->t[i]->loop, &top->t[i]->start_post, fc__pg_start_all, top->t[i]) != 0) {
             for (unsigned k = 0; k <= i; k++)
                 fc__loop_off_idle(top->t[k]->loop, fc__pg_idle, top->t[k]);
             goto oom;
@@ -410,7 +409,7 @@ void fc__pg_stop(fc_app *app)
         pthread_mutex_lock(&pg->in_mu);
         pg->closed = true; /* new queries get FC_ECANCELED */
         pthread_mutex_unlock(&pg->in_mu);
-        if (!fc__loop_started(pg->loop) || fc__loop_post(pg->loop, fc__pg_teardown, pg) != 0)
+        if (!fc__loop_started(pg->loop) || fc__loop_post_node(pg->loop, &pg->stop_post, fc__pg_teardown, pg) != 0)
             fc__pg_teardown(pg); /* no thread runs it: nothing runs concurrently */
     }
     pthread_mutex_lock(&top->mu);

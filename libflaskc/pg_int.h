@@ -146,6 +146,9 @@ struct pgt {
     pthread_mutex_t in_mu;
     struct job *in_head, *in_tail;
     bool in_posted, closed;
+    fc__post in_post;        /* the drain's node ... */
+    bool in_node_queued;     /* ... is in the loop's queue (under in_mu) */
+    fc__post start_post, stop_post; /* the start and the teardown, once each */
     atomic_bool in_pending;  /* the list is not empty: the idle hook drains it */
     /* under top->mu: what fc__pg_wait_first and fc__pg_stop read */
     unsigned pub_up, pub_attempted;

@@ -388,11 +388,19 @@ static bool incoming_accept(pgt *pg)
     return true;
 }
 
+static void incoming_drain(pgt *pg)
+{
+    if (incoming_accept(pg))
+        fc__pg_kick(pg);
+}
+
 void fc__pg_incoming_drain(void *ud)
 {
     pgt *pg = ud;
-    if (incoming_accept(pg))
-        fc__pg_kick(pg);
+    pthread_mutex_lock(&pg->in_mu);
+    pg->in_node_queued = false; /* the node may be posted again */
+    pthread_mutex_unlock(&pg->in_mu);
+    incoming_drain(pg);
 }
 
 /* The loop's idle hook: accept what this thread's handlers submitted. */
@@ -400,7 +408,7 @@ int fc__pg_idle(void *ud)
 {
     pgt *pg = ud;
     if (atomic_load_explicit(&pg->in_pending, memory_order_relaxed))
-        fc__pg_incoming_drain(pg);
+        incoming_drain(pg);
     return -1;
 }
 
@@ -416,7 +424,7 @@ void fc__pg_job_cancel(fc_request *req, void *ud)
     j->canceled = true;
     switch (j->state) {
     case S_INCOMING:
-        fc__pg_incoming_drain(pg); /* also covers a drain post that failed */
+        incoming_drain(pg); /* also covers a drain post that failed */
         return;
     case S_QUEUED:
         queue_unlink(pg, j);

@@ -391,47 +391,38 @@ static int srv_idle(void *ud)
     return (int)t;
 }
 
-/* Run fn(st) on every polling thread and wait until all have run it. */
+/* Run fn(st) on every polling thread and wait until all have run it. Each
+ * thread's node is its own (one run at a time: start and stop). */
 struct on_all {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned left;
     void (*fn)(struct srv_thread *st);
 };
-struct on_one {
-    struct on_all *all;
-    struct srv_thread *st;
-};
 
 static void on_one_run(void *ud)
 {
-    struct on_one *o = ud;
-    o->all->fn(o->st);
-    pthread_mutex_lock(&o->all->mu);
-    if (--o->all->left == 0)
-        pthread_cond_signal(&o->all->cv);
-    pthread_mutex_unlock(&o->all->mu);
+    struct srv_thread *st = ud;
+    struct on_all *all = st->on_all;
+    all->fn(st);
+    pthread_mutex_lock(&all->mu);
+    if (--all->left == 0)
+        pthread_cond_signal(&all->cv);
+    pthread_mutex_unlock(&all->mu);
 }
 
 static void run_on_all(fc__server *s, void (*fn)(struct srv_thread *st))
 {
     struct on_all all = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, s->n, fn};
-    struct on_one *ones = calloc(s->n, sizeof(*ones));
     for (unsigned i = 0; i < s->n; i++) {
-        if (ones) {
-            ones[i] = (struct on_one){&all, &s->t[i]};
-            if (fc__loop_post(s->t[i].loop, on_one_run, &ones[i]) == 0)
-                continue;
-        }
-        /* no memory, or the loop is gone: nothing else runs the daemon now */
-        struct on_one o = {&all, &s->t[i]};
-        on_one_run(&o);
+        s->t[i].on_all = &all;
+        if (fc__loop_post_node(s->t[i].loop, &s->t[i].on_all_post, on_one_run, &s->t[i]) != 0)
+            on_one_run(&s->t[i]); /* the loop is gone: nothing else runs the daemon now */
     }
     pthread_mutex_lock(&all.mu);
     while (all.left > 0)
         pthread_cond_wait(&all.cv, &all.mu);
     pthread_mutex_unlock(&all.mu);
-    free(ones);
 }
 
 static void attach(struct srv_thread *st)
@@ -587,6 +578,7 @@ int fc__server_start(fc_app *app)
 /* ---- the test client's connections ---- */
 
 struct adopt {
+    fc__post post;
     struct srv_thread *st;
     int fd;
     void (*closed)(void *ud);
@@ -633,8 +625,8 @@ int fc__server_adopt(fc_app *app, int fd, void (*closed)(void *ud), void *ud)
         return rc ? rc : FC_ENOMEM;
     }
     fc__server *s = app->test_server;
-    *a = (struct adopt){&s->t[atomic_fetch_add(&app->next_loop, 1) % s->n], fd, closed, ud};
-    rc = fc__loop_post(a->st->loop, adopt_run, a);
+    *a = (struct adopt){.st = &s->t[atomic_fetch_add(&app->next_loop, 1) % s->n], .fd = fd, .closed = closed, .ud = ud};
+    rc = fc__loop_post_node(a->st->loop, &a->post, adopt_run, a);
     if (rc) {
         close(fd);
         free(a);

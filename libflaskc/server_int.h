@@ -35,6 +35,8 @@ struct srv_thread {
      * MHD_add_connection creates (set around that call only) */
     void (*adopting)(void *ud);
     void *adopting_ud;
+    struct on_all *on_all;  /* server.c's run_on_all: the run in progress */
+    fc__post on_all_post;
 };
 
 /* A connection's state for the header timeout (slowloris): waiting for a
@@ -66,6 +68,9 @@ struct srv_req {
      * that memory) is inside. */
     atomic_bool gone;
     atomic_int readers;
+    fc__post complete_post;   /* the answer, posted to the owning thread (once) */
+    fc__post wake_post;       /* a stream wake-up posted there ... */
+    atomic_bool wake_posted;  /* ... and not run yet */
     fc__link plink;     /* in st->parked while suspended */
     size_t discarded;
 };

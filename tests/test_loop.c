@@ -116,6 +116,15 @@ static void test_posts(fc__loop *l)
         CHECK_INT(post_last[i], POSTS_EACH - 1);
     CHECK(!fc__loop_is_current(l));
     CHECK_INT(fc__loop_post(l, NULL, NULL), FC_EINVAL);
+    /* an embedded node (no allocation), reposted once its callback ran */
+    fc__post node;
+    memset(&node, 0xa5, sizeof(node)); /* whatever the caller's memory held */
+    for (int i = 0; i < 3; i++) {
+        atomic_int done = 0;
+        CHECK_INT(fc__loop_post_node(l, &node, sync_cb, &done), 0);
+        CHECK(wait_atleast(&done, 1, 2000));
+    }
+    CHECK_INT(fc__loop_post_node(l, NULL, sync_cb, NULL), FC_EINVAL);
 }
 
 /* ---- timers: deadline order, never early ---- */
@@ -671,6 +680,8 @@ static void test_stop_and_free(void)
     CHECK_INT(s.chained_rc, 0);
     CHECK_INT(s.current, 1);
     CHECK_INT(fc__loop_post(l, never_cb, &never), FC_ECANCELED);
+    fc__post node;
+    CHECK_INT(fc__loop_post_node(l, &node, never_cb, &never), FC_ECANCELED);
     fc__loop_stop(l); /* twice is harmless */
     /* After stop: a timer and a watch are freed by fc__loop_free, never called;
      * an unwatch after stop frees at once. */
