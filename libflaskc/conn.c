@@ -157,6 +157,35 @@ void fc__conn_sweep_stop(struct srv_thread *st)
         st->sweep = NULL;
 }
 
+bool fc__conn_request_line(fc_app *app, struct MHD_Connection *conn, fc_request *req, const char *uri)
+{
+    struct srv_conn *cc = conn_of(conn);
+    (void)req;
+    if (!cc)
+        return true;
+    /* libmicrohttpd stores a record for every query argument in the
+     * connection's memory next to the request's bytes, right after this
+     * call; when they do not fit it closes the connection without an
+     * answer. Count them first. */
+    const char *q = strchr(uri, '?');
+    size_t nargs = 0;
+    for (const char *p = q; p && *p; p++)
+        nargs += *p == '?' || *p == '&';
+    size_t need = strlen(uri) + nargs * FC__MHD_VALUE_COST + (size_t)2 * FC__RESPONSE_ROOM;
+    if (cc->fd >= 0 && cc->state != CONN_TIMED_OUT && need > app->cfg.connection_memory) {
+        char why[256];
+        snprintf(why, sizeof(why),
+                 "The request target (%zu bytes, %zu query parameters) does not fit in the connection's "
+                 "memory (FLASKC_CONNECTION_MEMORY=%zu).",
+                 strlen(uri), nargs, app->cfg.connection_memory);
+        fc_log(FC_LOG_DEBUG, "414: %s", why);
+        raw_answer(cc->fd, 414, why);
+        cc->state = CONN_TIMED_OUT;
+        return false;
+    }
+    return true;
+}
+
 bool fc__conn_request_begins(fc_app *app, struct MHD_Connection *conn, fc_request *req)
 {
     struct srv_conn *cc = conn_of(conn);

@@ -64,6 +64,11 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     sr->st = st;
     sr->conn = conn;
     req->tp_ctx = sr;
+    if (!fc__conn_request_line(st->s->app, conn, req, sr->uri)) {
+        req->teardown_done = true;
+        fc__request_unref(req);
+        return NULL; /* answered 414: the access handler refuses it */
+    }
     return req;
 }
 

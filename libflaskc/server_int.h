@@ -102,6 +102,12 @@ void fc__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
  *  answered (408, 400) or is answered now (431): refuse it (MHD_NO).
  *  Sets req->reject_status past FLASKC_MAX_CONNECTIONS. */
 bool fc__conn_request_begins(fc_app *app, struct MHD_Connection *conn, fc_request *req);
+/** uri_log made @p req for the request line with target @p uri (the
+ *  completion callback frees it, also when its handler never runs). false:
+ *  the target cannot fit in the connection's memory beside its query
+ *  arguments (libmicrohttpd would stall without an answer until the
+ *  connection timeout): answered 414 now; drop the request. */
+bool fc__conn_request_line(fc_app *app, struct MHD_Connection *conn, fc_request *req, const char *uri);
 /** A request on @p conn completed: the next one's headers are timed from now. */
 void fc__conn_request_ends(struct MHD_Connection *conn);
 /** Start / stop the thread's header-timeout sweep (its loop thread). */
