@@ -4,6 +4,7 @@
  * and woken, the resume; answers from other threads are posted there. */
 #include "server_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,6 +219,42 @@ static struct MHD_Response *cached_response(const fc__response *res)
     return r;
 }
 
+/* The header lines of an answer as libmicrohttpd writes them: ours, and
+ * its status line, Date, Content-Length or chunking, Connection. */
+static size_t answer_header_bytes(const fc__response *res)
+{
+    size_t n = 128;
+    for (size_t i = 0; i < res->headers.n; i++)
+        n += strlen(res->headers.items[i].key) + res->headers.items[i].vlen + 4;
+    return n;
+}
+
+/* An answer whose header lines do not fit beside the request (a redirect
+ * echoing a long path, huge cookies): libmicrohttpd would close the
+ * connection without a word. Answer what it can instead: a 414 for a
+ * redirect (the client's URL is what is too long), else a 500. */
+static void answer_too_big(fc_request *req, size_t bytes)
+{
+    fc__response *res = &req->res;
+    bool redirect = res->status >= 300 && res->status < 400 && fc__kv_get_ci(&res->headers, "Location");
+    int status = redirect ? 414 : 500;
+    char why[256];
+    snprintf(why, sizeof(why), "%s (%zu bytes of header lines) does not fit in the connection's memory "
+             "(FLASKC_CONNECTION_MEMORY=%zu) beside the request.",
+             redirect ? "The redirect to this URL" : "The response", bytes, req->app->cfg.connection_memory);
+    fc_log(FC_LOG_WARNING, "%s %.200s: %d: %s", req->method, req->path, status, why);
+    if (res->kind == FC__BODY_TAKEN)
+        free(res->taken);
+    res->taken = NULL;
+    if (res->kind == FC__BODY_STREAM && res->stream_free)
+        res->stream_free(res->stream_ud);
+    res->stream_free = NULL;
+    res->kind = FC__BODY_NONE;
+    res->headers.n = 0;
+    if (fc__reply_error(req, status, why, fc__reply_wants_json(req)))
+        fc__reply_oom(req);
+}
+
 /* The owning thread: hand the response to libmicrohttpd. */
 static void complete_here(fc_request *req)
 {
@@ -231,6 +268,9 @@ static void complete_here(fc_request *req)
         res->stream_free = NULL;
         return;
     }
+    size_t hb = answer_header_bytes(res);
+    if (!fc__conn_answer_fits(req->app, sr->conn, hb))
+        answer_too_big(req, hb);
     /* a stopping server answers what it has and closes the connection */
     bool closing = sr->st->quiesced;
     if (!closing && (res->kind == FC__BODY_MEM || res->kind == FC__BODY_NONE) &&

@@ -127,6 +127,22 @@ static bool no_room_for_answer(const fc_app *app, struct MHD_Connection *conn)
     return used + FC__RESPONSE_ROOM > pool;
 }
 
+bool fc__conn_answer_fits(const fc_app *app, struct MHD_Connection *conn, size_t answer_bytes)
+{
+    /* a request passed no_room_for_answer: FC__RESPONSE_ROOM is there */
+    if (answer_bytes <= FC__RESPONSE_ROOM / 2)
+        return true;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t used = ci ? ci->header_size : 0;
+    int n = MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, NULL, NULL);
+    if (n > 0)
+        used += (size_t)n * FC__MHD_VALUE_COST;
+    const char *cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
+    if (cookie)
+        used += strlen(cookie) + 1;
+    return used + answer_bytes + FC__RESPONSE_ROOM / 2 <= app->cfg.connection_memory;
+}
+
 /* The owning thread, every second: a connection that has been waiting
  * longer than the header timeout for its request's headers (slowloris, or
  * idle) gets a 408 and its socket shut; libmicrohttpd then closes it.

@@ -108,6 +108,10 @@ bool fc__conn_request_begins(fc_app *app, struct MHD_Connection *conn, fc_reques
  *  arguments (libmicrohttpd would stall without an answer until the
  *  connection timeout): answered 414 now; drop the request. */
 bool fc__conn_request_line(fc_app *app, struct MHD_Connection *conn, fc_request *req, const char *uri);
+/** Whether an answer whose header lines take @p answer_bytes fits in the
+ *  connection's memory beside the request (libmicrohttpd closes the
+ *  connection without a word when it does not). */
+bool fc__conn_answer_fits(const fc_app *app, struct MHD_Connection *conn, size_t answer_bytes);
 /** A request on @p conn completed: the next one's headers are timed from now. */
 void fc__conn_request_ends(struct MHD_Connection *conn);
 /** Start / stop the thread's header-timeout sweep (its loop thread). */

@@ -18,7 +18,7 @@
 
 typedef struct {
     int status;
-    char head[4096];
+    char head[32768];
     char body[65536];
     size_t len;
 } resp;
@@ -82,7 +82,7 @@ static inline ssize_t recv_some(int fd, char *buf, size_t n, int ms)
  * value is copied into a per-thread buffer valid until the next call */
 static inline const char *hdr(const resp *r, const char *name)
 {
-    static __thread char val[512];
+    static __thread char val[32768];
     size_t nl = strlen(name);
     for (const char *p = strstr(r->head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
         const char *line = p + 2;
