@@ -315,7 +315,9 @@ FC_API void fc_query_each(fc_request *req, bool (*fn)(const char *key, const cha
 FC_API const char *fc_request_header(fc_request *req, const char *name);
 /** Visit every request header in order. */
 FC_API void fc_request_headers_each(fc_request *req, bool (*fn)(const char *name, const char *value, void *ud), void *ud);
-/** A cookie from the Cookie header; NULL if absent. */
+/** A cookie from the Cookie header; NULL if absent. As Werkzeug 3 reads it:
+ *  an unquoted value as sent (no percent-decoding), a quoted one without
+ *  its quotes and backslash escapes; bytes that are not UTF-8 as %XX. */
 FC_API const char *fc_request_cookie(fc_request *req, const char *name);
 
 /** The raw body (NULL and *len 0 when empty). Borrowed until the request ends. */
@@ -388,8 +390,10 @@ typedef struct fc_cookie_opts {
     fc_samesite same_site;
 } fc_cookie_opts;
 #define FC_COOKIE_OPTS_DEFAULT { -1, NULL, NULL, false, false, FC_SAMESITE_NONE_SET }
-/** Add a Set-Cookie header. The value is percent-encoded where it holds
- *  characters a cookie cannot carry. @p opts NULL = defaults. */
+/** Add a Set-Cookie header. As Werkzeug's dump_cookie: a value of letters,
+ *  digits and !#$%&'()*+-./:<=>?@[]^_`{|}~ goes as it is, any other in
+ *  quotes with \" \\ and \ooo octal escapes (what fc_request_cookie reads
+ *  back). @p opts NULL = defaults. */
 FC_API int fc_response_cookie(fc_request *req, const char *name, const char *value, const fc_cookie_opts *opts);
 /** Delete a cookie (empty value, Expires in 1970, Max-Age=0). */
 FC_API int fc_response_delete_cookie(fc_request *req, const char *name, const char *path);

@@ -49,11 +49,13 @@ static bool is_tchar(unsigned char c)
     return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-/* RFC 6265 cookie-octet, minus '%' which we use as the escape character. */
-static bool is_cookie_octet(unsigned char c)
+/* A cookie value of these bytes only goes out unquoted (Werkzeug's
+ * _cookie_no_quote_re: \w and this punctuation, ASCII). */
+static bool cookie_plain(unsigned char c)
 {
-    return c == 0x21 || (c >= 0x23 && c <= 0x2B && c != '%') || (c >= 0x2D && c <= 0x3A) ||
-           (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')
+        return true;
+    return c && strchr("!#$%&'()*+-./:<=>?@[]^`{|}~", c) != NULL;
 }
 
 bool fc__header_value_ok(const char *s)
@@ -98,21 +100,10 @@ size_t fc__percent_decode(char *s, size_t len, bool plus_is_space)
     return j;
 }
 
-/*
- * Copy @p raw into the arena and percent-decode it. Bytes of the decoded text
- * that do not form valid UTF-8 are written back as "%XX" (upper-case), which
- * is what Werkzeug's "werkzeug.url_quote" decode error handler does: "%FF"
- * stays "%FF", "%C3%A9" becomes "é". *out_len gets the length.
- */
-static char *decode_component(fc__arena *a, const char *raw, size_t len, bool plus,
-                              size_t *out_len)
+/* @p s (@p n bytes, in the arena) as it is when it is UTF-8 without NUL,
+ * else a copy with the other bytes as %XX. */
+static char *escape_invalid(fc__arena *a, char *s, size_t n, size_t *out_len)
 {
-    char *s = fc__arena_strndup(a, raw, len);
-    if (!s)
-        return NULL;
-    size_t n = fc__percent_decode(s, len, plus);
-    /* a NUL would cut the C string: like invalid UTF-8, it stays encoded
-     * ("1%00x" is not the integer 1) */
     if (fc__utf8_valid(s, n) && !memchr(s, '\0', n)) {
         *out_len = n;
         return s;
@@ -140,6 +131,23 @@ static char *decode_component(fc__arena *a, const char *raw, size_t len, bool pl
     t[j] = '\0';
     *out_len = j;
     return t;
+}
+
+/*
+ * Copy @p raw into the arena and percent-decode it. Bytes of the decoded text
+ * that do not form valid UTF-8 are written back as "%XX" (upper-case), which
+ * is what Werkzeug's "werkzeug.url_quote" decode error handler does: "%FF"
+ * stays "%FF", "%C3%A9" becomes "é". *out_len gets the length.
+ */
+static char *decode_component(fc__arena *a, const char *raw, size_t len, bool plus,
+                              size_t *out_len)
+{
+    char *s = fc__arena_strndup(a, raw, len);
+    if (!s)
+        return NULL;
+    /* a NUL would cut the C string: like invalid UTF-8, it stays encoded
+     * ("1%00x" is not the integer 1) */
+    return escape_invalid(a, s, fc__percent_decode(s, len, plus), out_len);
 }
 
 int fc__query_parse(const char *qs, size_t len, fc__arena *a, fc__kvlist *out)
@@ -194,9 +202,10 @@ int fc__url_encode(fc__buf *b, const char *s, size_t len, const char *safe, bool
 /*
  * Cookie header: pairs separated by ';'. Names and values are trimmed; a
  * quoted value ("...", may hold ';') loses its quotes and its backslash
- * escapes (\" \\ and Werkzeug's \ooo octal); an unquoted value is
- * percent-decoded (the inverse of fc__cookie_format). Pairs without '=' or
- * with an empty name are skipped.
+ * escapes (\" \\ and Werkzeug's \ooo octal, what fc__cookie_format
+ * writes); an unquoted value is taken as it is, as Werkzeug 3 does ("x%20y"
+ * stays "x%20y"). Bytes that are not UTF-8 come out as %XX. Pairs without
+ * '=' or with an empty name are skipped.
  */
 int fc__cookies_parse(const char *header, fc__arena *a, fc__kvlist *out)
 {
@@ -266,15 +275,13 @@ int fc__cookies_parse(const char *header, fc__arena *a, fc__kvlist *out)
             const char *vend = p;
             while (vend > v && is_ows(vend[-1]))
                 vend--;
-            value = decode_component(a, v, (size_t)(vend - v), false, &vlen);
-            if (!value)
-                return FC_ENOMEM;
-        } else if (!fc__utf8_valid(value, vlen)) {
-            /* keep the map printable: invalid bytes become %XX */
-            value = decode_component(a, value, vlen, false, &vlen);
-            if (!value)
-                return FC_ENOMEM;
+            value = fc__arena_strndup(a, v, (size_t)(vend - v));
+            vlen = (size_t)(vend - v);
         }
+        /* keep the map printable: invalid bytes (and NUL) become %XX */
+        value = value ? escape_invalid(a, value, vlen, &vlen) : NULL;
+        if (!value)
+            return FC_ENOMEM;
         if (nend == name)
             continue; /* empty name */
         char *key = fc__arena_strndup(a, name, (size_t)(nend - name));
@@ -321,14 +328,27 @@ int fc__cookie_format(fc__buf *b, const char *name, const char *value, const fc_
     int rc = fc__buf_puts(b, name);
     if (!rc)
         rc = buf_putc(b, '=');
+    /* Werkzeug's dump_cookie: a value of plain bytes as it is, any other
+     * quoted, with \" and \\, and controls, ',', ';' and bytes past 126 as
+     * \ooo octal */
+    bool plain = true;
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++)
+        plain &= cookie_plain(*v);
+    if (!rc && !plain)
+        rc = buf_putc(b, '"');
     for (const unsigned char *v = (const unsigned char *)value; !rc && *v; v++) {
-        if (is_cookie_octet(*v)) {
+        if (plain || (*v >= 32 && *v < 127 && *v != ',' && *v != ';' && *v != '"' && *v != '\\')) {
             rc = buf_putc(b, (char)*v);
+        } else if (*v == '"' || *v == '\\') {
+            char e[2] = {'\\', (char)*v};
+            rc = fc__buf_append(b, e, 2);
         } else {
-            char e[3] = {'%', hexdig[*v >> 4], hexdig[*v & 15]};
-            rc = fc__buf_append(b, e, 3);
+            char e[4] = {'\\', (char)('0' + (*v >> 6)), (char)('0' + ((*v >> 3) & 7)), (char)('0' + (*v & 7))};
+            rc = fc__buf_append(b, e, 4);
         }
     }
+    if (!rc && !plain)
+        rc = buf_putc(b, '"');
     /* Werkzeug's dump_cookie order: Domain, Expires, Max-Age, Secure,
      * HttpOnly, Path, SameSite */
     if (!rc && domain)

@@ -249,11 +249,18 @@ static void test_cookies(void)
     CHECK_KV(&l, 2, "c", "");
     CHECK_KV(&l, 3, "d", "q\"u\\o;");
 
-    l = cparse("s=a%20b%3B%25; t=100%; u=%FF");
-    CHECK_INT(l.n, 3);
-    CHECK_KV(&l, 0, "s", "a b;%");
+    /* unquoted values as they are (Werkzeug 3): no percent-decoding */
+    l = cparse("s=a%20b%3B%25; t=100%; u=%FF; v=x+y");
+    CHECK_INT(l.n, 4);
+    CHECK_KV(&l, 0, "s", "a%20b%3B%25");
     CHECK_KV(&l, 1, "t", "100%");
     CHECK_KV(&l, 2, "u", "%FF");
+    CHECK_KV(&l, 3, "v", "x+y");
+    /* bytes that are not UTF-8 (raw, or from an octal escape) become %XX */
+    l = cparse("r=a\xff" "b; q=\"\\377\"");
+    CHECK_INT(l.n, 2);
+    CHECK_KV(&l, 0, "r", "a%FFb");
+    CHECK_KV(&l, 1, "q", "%FF");
 
     l = cparse("");
     CHECK_INT(l.n, 0);
@@ -330,10 +337,14 @@ static void test_cookie_format(void)
     CHECK_INT(fc__cookie_format(&b, "n", NULL, &none, now), 0);
     CHECK_STR(b.data, "n=; Secure; Path=/; SameSite=None");
 
-    /* values outside cookie-octet are percent-encoded, '%' too */
+    /* as Werkzeug's dump_cookie: other values quoted, with backslash and
+     * octal escapes (python3 -c 'from werkzeug.http import dump_cookie; ...') */
     b.len = 0;
     CHECK_INT(fc__cookie_format(&b, "v", "a b\"c,d;e\\f%g\x01h\xc3\xa9~!#", NULL, now), 0);
-    CHECK_STR(b.data, "v=a%20b%22c%2Cd%3Be%5Cf%25g%01h%C3%A9~!#; Path=/");
+    CHECK_STR(b.data, "v=\"a b\\\"c\\054d\\073e\\\\f%g\\001h\\303\\251~!#\"; Path=/");
+    b.len = 0;
+    CHECK_INT(fc__cookie_format(&b, "p", "x%20y_(1)[2]{3}", NULL, now), 0);
+    CHECK_STR(b.data, "p=x%20y_(1)[2]{3}; Path=/");
 
     /* bad names and attributes are refused, the buffer is left alone */
     b.len = 0;
