@@ -80,6 +80,15 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
  * the request ends, as the API promises), and every read of that memory is
  * a reader section that completed() waits for before the memory may go.
  */
+/* A field value without its trailing whitespace (libmicrohttpd drops only
+ * the leading; RFC 9112 and Werkzeug drop both). */
+static size_t trimmed_len(const char *v, size_t n)
+{
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    return n;
+}
+
 static bool read_begin(struct srv_req *sr)
 {
     atomic_fetch_add(&sr->readers, 1);
@@ -118,7 +127,7 @@ static const char *srv_header(fc_request *req, const char *name)
     if (!read_begin(sr))
         return NULL;
     if (MHD_lookup_connection_value_n(sr->conn, MHD_HEADER_KIND, name, strlen(name), &v, &n) == MHD_YES && v)
-        copy = fc__arena_strndup(req->arena, v, n);
+        copy = fc__arena_strndup(req->arena, v, trimmed_len(v, n));
     read_end(sr);
     return copy;
 }
@@ -135,7 +144,7 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
     struct each_ctx *c = cls;
     (void)kind;
     char *k = fc__arena_strdup(c->arena, key);
-    char *v = fc__arena_strdup(c->arena, value ? value : "");
+    char *v = fc__arena_strndup(c->arena, value ? value : "", value ? trimmed_len(value, strlen(value)) : 0);
     if (!k || !v || fc__kv_add(&c->copy, c->arena, k, v, strlen(v))) {
         c->oom = true;
         return MHD_NO;

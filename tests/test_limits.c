@@ -421,6 +421,36 @@ static void test_long_redirect(void)
     fc_app_free(app);
 }
 
+FC_ROUTE(lim, "GET", "/h", header_echo)
+{
+    const char *v = fc_request_header(req, "X-B");
+    fc_response_text(req, 200, fc_request_printf(req, "[%s]", v ? v : "-"));
+}
+
+/* Header lines RFC 9112 says to reject: obs-fold (libmicrohttpd glued the
+ * continuation to the header's name), whitespace before the colon or
+ * before the first field. A JSON 400 each; values lose their surrounding
+ * whitespace. */
+static void test_header_syntax(void)
+{
+    fc_app *app = start((struct cfg){.header_timeout = 30});
+    static const char *const bad[] = {
+        "GET /h HTTP/1.1\r\nHost: x\r\nX-F: v\r\n  cont\r\nX-G: g\r\n\r\n",
+        "GET /h HTTP/1.1\r\nHost: x\r\nX-F: v\r\n\tcont: x\r\n\r\n",
+        "GET /h HTTP/1.1\r\n Host: x\r\n\r\n",
+        "GET /h HTTP/1.1\r\nHost: x\r\nX-A :1\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK(ROUNDTRIP(bad[i], &R, 2000));
+        CHECK_INT(R.status, 400);
+        CHECK(strstr(R.body, "\"status\":400") && strstr(R.body, "obs-fold"));
+    }
+    CHECK(ROUNDTRIP("GET /h HTTP/1.1\r\nHost: x\r\nX-B: \t  b c \t \r\n\r\n", &R, 2000));
+    CHECK_INT(R.status, 200);
+    CHECK_STR(R.body, "[b c]");
+    fc_app_free(app);
+}
+
 /* 408: one header byte every 300 ms with a 1 s header timeout */
 static void test_408(void)
 {
@@ -559,6 +589,7 @@ int main(void)
     test_431_414();
     test_many_query_params();
     test_long_redirect();
+    test_header_syntax();
     test_408();
     test_503();
     test_504();
