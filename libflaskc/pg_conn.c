@@ -23,6 +23,17 @@ static void conn_lost(struct pconn *pc, const char *why);
 
 /* ---- small helpers ---- */
 
+void fc__pg_notice(void *arg, const char *message)
+{
+    (void)arg;
+    char line[512];
+    fc__pg_msg_line(line, sizeof(line), message);
+    fc_log_level level = !strncmp(line, "WARNING", 7)                          ? FC_LOG_WARNING
+                         : !strncmp(line, "NOTICE", 6) || !strncmp(line, "INFO", 4) ? FC_LOG_INFO
+                                                                                    : FC_LOG_DEBUG;
+    fc_log(level, "database: %s", line);
+}
+
 /* The first line of a libpq message, without trailing blanks, into buf. */
 const char *fc__pg_msg_line(char *buf, size_t cap, const char *msg)
 {
@@ -482,6 +493,7 @@ static void connect_start(struct pconn *pc, const char *host, const char *hostad
         connect_failed(pc, "out of memory");
         return;
     }
+    PQsetNoticeProcessor(pc->conn, fc__pg_notice, NULL);
     if (PQstatus(pc->conn) == CONNECTION_BAD) {
         connect_failed(pc, PQerrorMessage(pc->conn));
         return;

@@ -172,6 +172,12 @@ struct fc__pg {
     unsigned btotal;
 };
 
+/* pg_conn.c */
+/** libpq's notice processor: the server's notices and warnings (RAISE
+ *  WARNING, "terminating connection due to ...") go to the library's log
+ *  instead of stderr. */
+void fc__pg_notice(void *arg, const char *message);
+
 /* pg_dns.c: host names looked up off the polling threads */
 /** The URL's (or PGHOST's) host list when it holds names to look up (*out
  *  NULL when not: socket directories, numbers, a hostaddr given). 0 or

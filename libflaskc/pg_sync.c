@@ -12,8 +12,10 @@ static PGconn *bconnect(fc__pg *pg)
     const char *const kw[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
     const char *const val[] = {"5", pg->app->name, pg->url, NULL};
     PGconn *c = PQconnectdbParams(kw, val, 1);
-    if (c && PQstatus(c) == CONNECTION_OK)
+    if (c && PQstatus(c) == CONNECTION_OK) {
+        PQsetNoticeProcessor(c, fc__pg_notice, NULL);
         return c;
+    }
     char buf[256];
     fc_log(FC_LOG_WARNING, "blocking database connection: %s",
            fc__pg_msg_line(buf, sizeof(buf), c ? PQerrorMessage(c) : "out of memory"));

@@ -608,6 +608,27 @@ static int retried_ok(fc_app *app, const char *path, int *n503)
     return 0;
 }
 
+/* The server's notices go to the library's log, not to stderr */
+static char g_notice[512];
+static void notice_log(fc_log_level level, const char *line, void *ud)
+{
+    (void)ud;
+    if (strstr(line, "fc-notice-test"))
+        snprintf(g_notice, sizeof(g_notice), "%d %s", (int)level, line);
+}
+
+static void test_notices(fc_app *app)
+{
+    fc_log_set_handler(notice_log, NULL);
+    fc_test_response *r = tget(app, "/q?sql=DO%20%24%24BEGIN%20RAISE%20WARNING%20%27fc-notice-test%27%3B%20END%24%24");
+    fc_log_set_handler(NULL, NULL);
+    CHECK_INT(fc_test_status(r), 200);
+    fc_test_response_free(r);
+    char want[64];
+    snprintf(want, sizeof(want), "%d ", (int)FC_LOG_WARNING);
+    CHECK(!strncmp(g_notice, want, strlen(want)) && strstr(g_notice, "database: WARNING:  fc-notice-test"));
+}
+
 static void test_terminate(fc_app *app)
 {
     char path[2048];
@@ -1022,6 +1043,7 @@ int main(void)
     test_queue(b);
     test_deadline(c, a);
     fprintf(stderr, "test_pg: queue+deadline %llu ms\n", (unsigned long long)(fc__now_ms() - t0));
+    test_notices(a);
     test_terminate(a);
     test_multihost(bp);
     test_slow_dns(bp);
