@@ -608,6 +608,48 @@ static int retried_ok(fc_app *app, const char *path, int *n503)
     return 0;
 }
 
+/* A worker-pool callback reads the message of a connection lost while its
+ * query ran: the message must outlive the loop's stack frame that made it
+ * (it was conn_close's stack buffer; ASan saw the stale read). */
+static void h_qwsleep(fc_request *req)
+{
+    int rc = fc_pg_query_worker(req, "SELECT pg_sleep(5) AS fc_lost_on_worker", 0, NULL, qw_cb, NULL);
+    if (rc)
+        fc_abort(req, 500, fc_strerror(rc));
+}
+
+struct lost {
+    fc_app *app;
+    fc_test_response *r;
+};
+
+static void *lost_get(void *p)
+{
+    struct lost *l = p;
+    l->r = tget(l->app, "/qwsleep?ms=200");
+    return NULL;
+}
+
+static void test_worker_lost_message(fc_app *app)
+{
+    struct lost l = {app, NULL};
+    pthread_t th;
+    pthread_create(&th, NULL, lost_get, &l);
+    usleep(500 * 1000 * (unsigned)g_slow);
+    CHECK_INT(psql("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                   "WHERE query LIKE 'SELECT pg_sleep(5) AS fc_lost_on_worker%'"),
+              0);
+    pthread_join(th, NULL);
+    CHECK_INT(fc_test_status(l.r), 503);
+    json_object *o = tjson(l.r);
+    const char *err = jstr(o, "error");
+    CHECK(err && (strstr(err, "terminat") || strstr(err, "connection")));
+    CHECK(err && fc__utf8_valid(err, strlen(err)));
+    fprintf(stderr, "test_pg: worker callback after a lost connection: %s\n", err ? err : "(none)");
+    json_object_put(o);
+    fc_test_response_free(l.r);
+}
+
 /* The server's notices go to the library's log, not to stderr */
 static char g_notice[512];
 static void notice_log(fc_log_level level, const char *line, void *ud)
@@ -984,6 +1026,7 @@ int main(void)
     fc_blueprint *bp = fc_blueprint_new("db", "");
     fc_route(bp, "GET", "/q", h_q, NULL, 0);
     fc_route(bp, "GET", "/qw", h_qw, NULL, 0);
+    fc_route(bp, "GET", "/qwsleep", h_qwsleep, NULL, 0);
     fc_route(bp, "GET", "/types", h_types, NULL, 0);
     fc_route(bp, "GET", "/tx", h_tx, NULL, 0);
     fc_route(bp, "GET", "/where", h_where, NULL, 0);
@@ -1044,6 +1087,7 @@ int main(void)
     test_deadline(c, a);
     fprintf(stderr, "test_pg: queue+deadline %llu ms\n", (unsigned long long)(fc__now_ms() - t0));
     test_notices(a);
+    test_worker_lost_message(a);
     test_terminate(a);
     test_multihost(bp);
     test_slow_dns(bp);
