@@ -67,6 +67,42 @@ static inline void fc__list_remove(fc__link *l)
     l->prev = l->next = NULL;
 }
 
+/* A singly linked FIFO of structs that carry a `next` pointer (a node is in
+ * at most one such queue at a time): posts, jobs of the worker pool, a
+ * database thread's incoming jobs, a connection's queries in flight. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
+#define FC__FIFO(T)                                                                                \
+    struct {                                                                                       \
+        T *head, *tail;                                                                            \
+    }
+#define FC__FIFO_PUSH(q, node)                                                                     \
+    do {                                                                                           \
+        (node)->next = NULL;                                                                       \
+        if ((q)->tail)                                                                             \
+            (q)->tail->next = (node);                                                              \
+        else                                                                                       \
+            (q)->head = (node);                                                                    \
+        (q)->tail = (node);                                                                        \
+    } while (0)
+/* out = the first node, unlinked (NULL when empty) */
+#define FC__FIFO_SHIFT(q, out)                                                                     \
+    do {                                                                                           \
+        (out) = (q)->head;                                                                         \
+        if (out) {                                                                                 \
+            (q)->head = (out)->next;                                                               \
+            if (!(q)->head)                                                                        \
+                (q)->tail = NULL;                                                                  \
+            (out)->next = NULL;                                                                    \
+        }                                                                                          \
+    } while (0)
+/* out = the whole chain (linked through next), the queue emptied */
+#define FC__FIFO_TAKE(q, out)                                                                      \
+    do {                                                                                           \
+        (out) = (q)->head;                                                                         \
+        (q)->head = (q)->tail = NULL;                                                              \
+    } while (0)
+/* NOLINTEND(bugprone-macro-parentheses) */
+
 /* ===== arena.c: per-request memory ===================================== */
 typedef struct fc__arena fc__arena;
 /** New arena whose blocks are @p block_size bytes (0 = 4096). NULL on OOM. */

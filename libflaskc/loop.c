@@ -77,13 +77,8 @@ static void loop_drain_eventfd(fc__loop *l)
 /* Append under l->mu. Returns true when the queue was empty (wake needed). */
 static bool post_append_locked(fc__loop *l, struct fc__post *p)
 {
-    bool was_empty = l->head == NULL;
-    p->next = NULL;
-    if (l->tail)
-        l->tail->next = p;
-    else
-        l->head = p;
-    l->tail = p;
+    bool was_empty = l->posts.head == NULL;
+    FC__FIFO_PUSH(&l->posts, p);
     return was_empty;
 }
 
@@ -105,8 +100,7 @@ static void loop_run_posts(fc__loop *l)
 {
     struct fc__post *list;
     pthread_mutex_lock(&l->mu);
-    list = l->head;
-    l->head = l->tail = NULL;
+    FC__FIFO_TAKE(&l->posts, list);
     pthread_mutex_unlock(&l->mu);
     post_run_list(list);
 }
@@ -118,8 +112,7 @@ static void loop_final_drain(fc__loop *l)
     for (;;) {
         struct fc__post *list;
         pthread_mutex_lock(&l->mu);
-        list = l->head;
-        l->head = l->tail = NULL;
+        FC__FIFO_TAKE(&l->posts, list);
         if (!list)
             l->closed = true;
         pthread_mutex_unlock(&l->mu);
@@ -505,7 +498,7 @@ void fc__loop_free(fc__loop *l)
 
     /* Posts of a loop that never ran: dropped, except the internal releases
      * of unwatched watches, which are run (they only free memory). */
-    p = l->head;
+    p = l->posts.head;
     while (p) {
         struct fc__post *next = p->next;
         if (p->heap)

@@ -45,7 +45,7 @@ struct fc__loop {
     unsigned nidle;
 
     pthread_mutex_t mu; /* the post queue, started, closed */
-    struct fc__post *head, *tail;
+    FC__FIFO(struct fc__post) posts;
     bool started; /* a thread was (or is being) started */
     bool closed;  /* the thread ran its final drain: nothing more runs */
 

@@ -149,12 +149,7 @@ void fc__pg_conn_send(struct pconn *pc, struct job *j)
     j->state = S_INFLIGHT;
     j->sent = true;
     j->sent_at = fc__now_ms();
-    j->next = NULL;
-    if (pc->tail)
-        pc->tail->next = j;
-    else
-        pc->head = j;
-    pc->tail = j;
+    FC__FIFO_PUSH(&pc->flight, j);
     pc->inflight++;
     pc->dirty = true;
     if (pc->failed || !c)
@@ -235,11 +230,12 @@ static void job_result(struct pconn *pc, struct job *j, PGresult *r)
     switch (PQresultStatus(r)) {
     case PGRES_PIPELINE_SYNC:
         PQclear(r);
-        pc->head = j->next;
-        if (!pc->head)
-            pc->tail = NULL;
-        pc->inflight--;
+        /* j is the head: unlink it */
+        pc->flight.head = j->next;
+        if (!pc->flight.head)
+            pc->flight.tail = NULL;
         j->next = NULL;
+        pc->inflight--;
         job_complete(pc, j);
         return;
     case PGRES_PIPELINE_ABORTED:
@@ -285,7 +281,7 @@ static void conn_input(struct pconn *pc)
         return;
     }
     int nulls = 0;
-    while (pc->head && !pc->failed && PQstatus(c) != CONNECTION_BAD && !PQisBusy(c)) {
+    while (pc->flight.head && !pc->failed && PQstatus(c) != CONNECTION_BAD && !PQisBusy(c)) {
         PGresult *r = PQgetResult(c);
         if (!r) {
             if (++nulls > 1)
@@ -293,7 +289,7 @@ static void conn_input(struct pconn *pc)
             continue;
         }
         nulls = 0;
-        job_result(pc, pc->head, r);
+        job_result(pc, pc->flight.head, r);
     }
     if (PQstatus(c) == CONNECTION_BAD)
         pc->failed = true;
@@ -360,8 +356,8 @@ static void conn_close(struct pconn *pc, const char *why, const char *sqlstate)
     if (was_up)
         pg->nup--;
     stmt_clear(pc);
-    struct job *list = pc->head;
-    pc->head = pc->tail = NULL;
+    struct job *list;
+    FC__FIFO_TAKE(&pc->flight, list);
     pc->inflight = 0;
     if (pc->pinned) {
         pc->pinned->broken = true;

@@ -60,12 +60,7 @@ static int incoming_push(pgt *pg, struct job *j, bool internal)
         pthread_mutex_unlock(&pg->in_mu);
         return FC_ECANCELED;
     }
-    j->next = NULL;
-    if (pg->in_tail)
-        pg->in_tail->next = j;
-    else
-        pg->in_head = j;
-    pg->in_tail = j;
+    FC__FIFO_PUSH(&pg->in, j);
     atomic_store_explicit(&pg->in_pending, true, memory_order_relaxed);
     if (!here && !pg->in_posted && !pg->in_node_queued)
         post = pg->in_posted = pg->in_node_queued = true;

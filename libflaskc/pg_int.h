@@ -96,7 +96,7 @@ struct pconn {
     bool attempted;          /* at least one attempt finished (for the start wait) */
     bool want_write, dirty, failed;
     uint64_t up_since;
-    struct job *head, *tail; /* in flight, in send order */
+    FC__FIFO(struct job) flight; /* in flight, in send order */
     unsigned inflight;
     struct stmt *stmts[PG_STMT_BUCKETS];
     unsigned nstmts, next_stmt;
@@ -144,7 +144,7 @@ struct pgt {
     fc__link txs;            /* open transactions (fc_pg_tx.link) */
     /* incoming jobs, any thread */
     pthread_mutex_t in_mu;
-    struct job *in_head, *in_tail;
+    FC__FIFO(struct job) in;
     bool in_posted, closed;
     fc__post in_post;        /* the drain's node ... */
     bool in_node_queued;     /* ... is in the loop's queue (under in_mu) */

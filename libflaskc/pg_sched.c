@@ -236,10 +236,10 @@ static struct pconn *pick_fill(pgt *pg)
         struct pconn *pc = &pg->conns[i];
         if (!conn_free(pc, pg->depth))
             continue;
-        if (pc->head) {
+        if (pc->flight.head) {
             if (!now)
                 now = fc__now_ms();
-            if (now - pc->head->sent_at >= PG_SLOW_HEAD_MS)
+            if (now - pc->flight.head->sent_at >= PG_SLOW_HEAD_MS)
                 continue;
         }
         return pc;
@@ -365,8 +365,7 @@ static void job_accept(pgt *pg, struct job *j)
 static bool incoming_take(pgt *pg, struct job **list)
 {
     pthread_mutex_lock(&pg->in_mu);
-    *list = pg->in_head;
-    pg->in_head = pg->in_tail = NULL;
+    FC__FIFO_TAKE(&pg->in, *list);
     pg->in_posted = false;
     atomic_store_explicit(&pg->in_pending, false, memory_order_relaxed);
     pthread_mutex_unlock(&pg->in_mu);
@@ -465,7 +464,7 @@ void fc__pg_teardown(void *ud)
         for (unsigned i = 0; i < pg->npool; i++)
             fc__pg_conn_stop(&pg->conns[i]);
         pthread_mutex_lock(&pg->in_mu);
-        list = pg->in_head;
+        list = pg->in.head;
         if (!list)
             pg->closed = true;
         pthread_mutex_unlock(&pg->in_mu);

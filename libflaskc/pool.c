@@ -23,7 +23,7 @@ struct fc__job {
 struct fc__pool {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled when a job is queued or the pool stops */
-    struct fc__job *head, *tail;
+    FC__FIFO(struct fc__job) jobs;
     size_t queued;
     size_t queue_max; /* 0 = unbounded */
     bool stopping;
@@ -39,14 +39,11 @@ static void *pool_worker(void *arg)
         struct fc__job *j;
         void (*fn)(void *);
         void *ud;
-        while (!p->head && !p->stopping)
+        while (!p->jobs.head && !p->stopping)
             pthread_cond_wait(&p->cv, &p->mu);
-        if (!p->head)
+        FC__FIFO_SHIFT(&p->jobs, j);
+        if (!j)
             break; /* stopping, and the queue is drained */
-        j = p->head;
-        p->head = j->next;
-        if (!p->head)
-            p->tail = NULL;
         p->queued--;
         pthread_mutex_unlock(&p->mu);
         fn = j->fn;
@@ -138,11 +135,7 @@ int fc__pool_submit(fc__pool *p, void (*fn)(void *ud), void *ud)
     } else if (p->queue_max && p->queued >= p->queue_max) {
         rc = FC_EAGAIN;
     } else {
-        if (p->tail)
-            p->tail->next = j;
-        else
-            p->head = j;
-        p->tail = j;
+        FC__FIFO_PUSH(&p->jobs, j);
         p->queued++;
         pthread_cond_signal(&p->cv);
     }
