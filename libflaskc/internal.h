@@ -94,8 +94,7 @@ int fc__buf_printf(fc__buf *b, const char *fmt, ...) __attribute__((format(print
 const char *fc__buf_cstr(fc__buf *b); /* "" when empty; NULL on OOM */
 void fc__buf_free(fc__buf *b);
 
-/** An ordered multi-map of strings, storage in an arena. Keys and values are
- *  NUL-terminated; vlen is the value's length (values may hold NUL bytes). */
+/** An ordered multi-map of strings in an arena: keys, values NUL-terminated; vlen its length. */
 typedef struct fc__kv {
     const char *key;
     const char *value;
@@ -122,8 +121,7 @@ int fc__strncasecmp(const char *a, const char *b, size_t n);
 bool fc__utf8_valid(const char *s, size_t len);
 /** Length of the valid UTF-8 sequence at @p s (@p n > 0 bytes available), 0 if invalid. */
 size_t fc__utf8_seq(const char *s, size_t n);
-/** Parse a whole decimal integer string (no sign unless allow_sign, no spaces).
- *  0 ok, FC_ERANGE on overflow or junk. */
+/** Parse a whole decimal integer (no sign unless allow_sign, no spaces). 0, or FC_ERANGE. */
 int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out);
 
 /* ===== http.c: HTTP syntax: query, cookies, content types, dates (pure) = */
@@ -154,9 +152,8 @@ char *fc__mimetype(fc__arena *a, const char *content_type);
 char *fc__content_type_param(fc__arena *a, const char *content_type, const char *param);
 /** application/json or application/<x>+json (parameters ignored). */
 bool fc__is_json_type(const char *content_type);
-/** Format a Set-Cookie value into the buffer (name=value; Expires; Max-Age;
- *  Domain; Path; Secure; HttpOnly; SameSite). Value percent-encoded when it
- *  holds characters outside the cookie-octet set. FC_EINVAL for a bad name. */
+/** A Set-Cookie value into the buffer (name=value; Expires; Max-Age; Domain; Path; Secure;
+ *  HttpOnly; SameSite), the value %-encoded past cookie-octets. FC_EINVAL for a bad name. */
 int fc__cookie_format(fc__buf *b, const char *name, const char *value, const fc_cookie_opts *o,
                       long long now_unix);
 /** The HTTP date for a unix time ("Thu, 01 Jan 1970 00:00:00 GMT"), into buf[30]. */
@@ -680,13 +677,15 @@ void fc__server_stop_test(fc_app *app);
 int fc__test_parse(const char *buf, size_t len, bool head, bool eof, fc_test_response **out);
 
 /* json.c */
-/** Serialize @p obj the library's way (compact, no slash escaping) plus '\n'
- *  into the request's arena; NULL on OOM. */
+/** RFC 8259 check in front of json-c: UTF-8, no control characters or lone surrogates in
+ *  strings, integers within int64..uint64, no U+0000 in keys, depth 64 (json-c's); linear, no
+ *  recursion. 0, or FC_ERANGE with *off (@p len: the text ended early) and a static *why. */
+int fc__json_check(const char *text, size_t len, size_t *off, const char **why);
+/** @p obj the library's way (compact, '/' not escaped) plus '\n', in the arena; NULL on OOM. */
 char *fc__json_to_arena(fc_request *req, struct json_object *obj, size_t *len);
 
 /* pg_front.c (the pool's other modules share libflaskc/pg_int.h) */
-/** Create the pool, one part per polling thread; their connections start
- *  when the loops do. */
+/** Create the pool, one part per polling thread (connections start with the loops). */
 int fc__pg_start(fc_app *app);
 /** Wait (bounded) for a first connection, after the loops started. */
 void fc__pg_wait_first(fc_app *app);

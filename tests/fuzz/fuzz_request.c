@@ -117,6 +117,19 @@ static void h_json(fc_request *req)
         fc_response_json_str(req, 200, "null");
         return;
     }
+    /* what was accepted is RFC 8259 JSON, and so is its echo ("1." was not) */
+    size_t len = 0, off = 0;
+    const char *why = NULL, *body = fc_request_body(req, &len);
+    FZ_CHECK(body && len, "JSON without a body");
+    if (len >= 3 && !memcmp(body, "\xEF\xBB\xBF", 3)) {
+        body += 3;
+        len -= 3;
+    }
+    FZ_CHECK(fc__json_check(body, len, &off, &why) == 0, "accepted a body that is not JSON: %s", why);
+    const char *echo = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    FZ_CHECK(echo && fc__json_check(echo, len, &off, &why) == 0, "echo '%s' is not JSON: %s",
+             echo ? echo : "(null)", why);
     fc_response_json(req, 200, json_object_get(o));
 }
 
