@@ -121,6 +121,11 @@ int fc__strncasecmp(const char *a, const char *b, size_t n);
 bool fc__utf8_valid(const char *s, size_t len);
 /** Length of the valid UTF-8 sequence at @p s (@p n > 0 bytes available), 0 if invalid. */
 size_t fc__utf8_seq(const char *s, size_t n);
+typedef enum fc__charset { FC__CS_UTF8, FC__CS_ASCII, FC__CS_LATIN1 } fc__charset; /* Werkzeug's */
+/** The one rule for text handed out (query, form fields and names, file names): [@p s, +@p n)
+ *  read in @p cs, into the arena as UTF-8 without NUL; each NUL and each byte invalid in @p cs
+ *  becomes "%XX" (Werkzeug's "werkzeug.url_quote" handler). *out_len set; NULL on OOM. */
+char *fc__text_clean(fc__arena *a, const char *s, size_t n, fc__charset cs, size_t *out_len);
 /** Parse a whole decimal integer (no sign unless allow_sign, no spaces). 0, or FC_ERANGE. */
 int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out);
 
@@ -129,9 +134,8 @@ int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out);
 /** Decode %XX in place (invalid escapes stay literal); '+' becomes ' ' when
  *  @p plus_is_space. Returns the new length; s is NUL-terminated after it. */
 size_t fc__percent_decode(char *s, size_t len, bool plus_is_space);
-/** Parse a query string (no leading '?') with Flask's rules: '&' separates
- *  (';' does not), "k" and "k=" give "", '+' is space, %XX decoded, empty
- *  pairs skipped. Copies into the arena. 0 or FC_ENOMEM. */
+/** A query string (no '?') by Flask's rules: '&' separates (not ';'), "k" and "k=" give "",
+ *  '+' is space, %XX decoded (text as fc__text_clean has it), empty pairs skipped. 0, FC_ENOMEM. */
 int fc__query_parse(const char *qs, size_t len, fc__arena *a, fc__kvlist *out);
 /** Parse a Cookie header ("a=1; b=2"), values unquoted if quoted. */
 int fc__cookies_parse(const char *header, fc__arena *a, fc__kvlist *out);
@@ -180,12 +184,9 @@ typedef struct fc__form_limits {
 } fc__form_limits;
 /** x-www-form-urlencoded body → fields. 0, FC_ENOMEM. */
 int fc__form_urlencoded(const char *body, size_t len, fc__arena *a, fc__kvlist *fields);
-/**
- * multipart/form-data body → fields and files (data point into the arena).
- * @p content_type is the whole header (for the boundary). Returns 0,
- * FC_EINVAL (malformed: *err set to a static reason), FC_ERANGE (a limit was
- * passed: *err says which), FC_ENOMEM.
- */
+/** multipart/form-data body → fields (text as fc__text_clean has it) and files (bytes), into
+ *  the arena. @p content_type: the whole header (boundary). 0, FC_EINVAL (malformed) or
+ *  FC_ERANGE (a limit), each with a static *err, FC_ENOMEM. */
 int fc__form_multipart(const char *body, size_t len, const char *content_type,
                        const fc__form_limits *lim, fc__arena *a, fc__kvlist *fields,
                        fc__filelist *files, const char **err);
