@@ -285,6 +285,57 @@ int fc__json_check(const char *text, size_t len, size_t *off, const char **why)
     return FC_ERANGE;
 }
 
+/* json-c 0.16 makes U+FFFD of an escaped surrogate pair whose code point's
+ * low 16 bits fall in D800..DFFF (U+1D800..U+1DFFF, U+2D800.., up to
+ * U+10DFFF: 32768 characters, CJK extensions among them): its UTF-8 writer
+ * tests the whole code point for a surrogate. Those pairs go to it as UTF-8. */
+static unsigned pair_cp(int hi, int lo)
+{
+    return 0x10000u + ((unsigned)(hi - 0xD800) << 10) + (unsigned)(lo - 0xDC00);
+}
+
+/* Whether [s, +n) may hold such a pair: a backslash, 'u', then D8..DB. */
+static bool may_hold_pairs(const char *s, size_t n)
+{
+    for (const char *p = memchr(s, '\\', n); p; p = memchr(p + 1, '\\', (size_t)(s + n - p - 1)))
+        if (s + n - p >= 12 && p[1] == 'u' && (p[2] == 'd' || p[2] == 'D') && p[3] &&
+            strchr("89abAB", p[3]))
+            return true;
+    return false;
+}
+
+/* Rewrite in place, as UTF-8, those pairs in [s, +n), a text fc__json_check
+ * passed; returns the new length. */
+static size_t fix_pairs(char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, j = 0;
+    bool in = false;
+    while (i < n) {
+        char c = s[i];
+        if (c == '"') {
+            in = !in;
+        } else if (in && c == '\\') {
+            int hi = s[i + 1] == 'u' ? js_hex4(u + i + 2) : -1;
+            if (hi >= 0xD800 && hi <= 0xDBFF) {
+                /* checked: a low surrogate escape follows */
+                unsigned cp = pair_cp(hi, js_hex4(u + i + 8));
+                if ((cp & 0xF800u) == 0xD800u) {
+                    s[j++] = (char)(0xF0 | (cp >> 18));
+                    s[j++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                    s[j++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                    s[j++] = (char)(0x80 | (cp & 0x3F));
+                    i += 12;
+                    continue;
+                }
+            }
+            s[j++] = s[i++]; /* the backslash; the escaped character below */
+        }
+        s[j++] = s[i++];
+    }
+    return j;
+}
+
 /* 0 ok (*out may be NULL for "null"), FC_EINVAL wrong type, FC_ERANGE bad JSON;
  * *why gets a request-owned reason */
 static int parse_body(fc_request *req, struct json_object **out, const char **why)
@@ -315,6 +366,16 @@ static int parse_body(fc_request *req, struct json_object **out, const char **wh
         if (!*why)
             *why = "Failed to decode JSON object.";
         return FC_ERANGE;
+    }
+    if (may_hold_pairs(text, text_len)) {
+        char *copy = fc_request_alloc(req, text_len);
+        if (!copy) {
+            *why = "out of memory";
+            return FC_ENOMEM;
+        }
+        memcpy(copy, text, text_len);
+        text_len = fix_pairs(copy, text_len);
+        text = copy;
     }
     json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
     if (!tok) {

@@ -142,6 +142,40 @@ static void test_accepted(fc_app *app)
     POST(app, "\xef\xbb\xbf{\"b\":[]}", 200, "{\"got\":{\"b\":[]}}\n");
 }
 
+/* Escaped surrogate pairs: json-c 0.16 read the 32768 whose code point ends
+ * in D800..DFFF (U+1D800..U+1DFFF ... U+10D800..U+10DFFF) as U+FFFD. */
+static void test_pairs(fc_app *app)
+{
+    POST(app, "\"\\ud836\\udc00\"", 200, "{\"got\":\"\xf0\x9d\xa0\x80\",\"len\":4}\n");
+    POST(app, "{\"\\uD877\\uDFFF\":\"\\udbf7\\udc00x\"}", 200,
+         "{\"got\":{\"\xf0\xad\xbf\xbf\":\"\xf4\x8d\xb0\x80x\"}}\n");
+    /* an escaped backslash before "ud836" is no escape; one before a pair is */
+    POST(app, "[\"\\\\\\ud836\\udc00\",\"\\\\ud836\",\"\\\"\\ud836\\udfff\"]", 200,
+         "{\"got\":[\"\\\\\xf0\x9d\xa0\x80\",\"\\\\ud836\",\"\\\"\xf0\x9d\xaf\xbf\"]}\n");
+    POST(app, "\"\\\\ud836\\udc00\"", 400, "lone surrogate escape at offset 8");
+    int bad = 0;
+    for (int hi = 0xD800; hi <= 0xDBFF; hi++) {
+        int low6 = hi & 0x3F;
+        if (low6 < 0x35 || low6 > 0x38)
+            continue; /* the affected ones (36, 37) and their neighbours */
+        static const int lows[] = {0xDC00, 0xDE5A, 0xDFFF};
+        for (size_t k = 0; k < 3; k++) {
+            char body[32], want[64];
+            unsigned cp = 0x10000u + ((unsigned)(hi - 0xD800) << 10) + (unsigned)(lows[k] - 0xDC00);
+            snprintf(body, sizeof(body), "\"\\u%04X\\u%04x\"", (unsigned)hi, (unsigned)lows[k]);
+            snprintf(want, sizeof(want), "{\"got\":\"%c%c%c%c\",\"len\":4}\n", 0xF0 | (cp >> 18),
+                     0x80 | ((cp >> 12) & 0x3F), 0x80 | ((cp >> 6) & 0x3F), 0x80 | (cp & 0x3F));
+            fc_test_response *r = fc_test_request(app, "POST", "/json", JH, body, strlen(body));
+            if (!r || fc_test_status(r) != 200 || strcmp(fc_test_body(r, NULL), want) != 0) {
+                bad++;
+                fprintf(stderr, "%s: U+%X read as %s\n", body, cp, r ? fc_test_body(r, NULL) : "-");
+            }
+            fc_test_response_free(r);
+        }
+    }
+    CHECK_INT(bad, 0);
+}
+
 /* json-c's depth limit, kept: a value may sit at depth 64 at most (the top
  * value is at depth 1). */
 static void test_depth(fc_app *app)
@@ -348,6 +382,7 @@ int main(void)
     CHECK_INT(fc_app_register(app, bp), 0);
     test_rejected(app);
     test_accepted(app);
+    test_pairs(app);
     test_depth(app);
     fc_app_free(app);
     test_check();
