@@ -328,7 +328,10 @@ FC_API const void *fc_request_body(fc_request *req, size_t *len);
  * application/<x>+json. On failure returns NULL and the request has been
  * answered (415 wrong content type, 400 invalid JSON, each with a JSON error
  * body saying why): the handler just returns. A body of "null" gives NULL
- * without an answer; check fc_request_answered when that matters.
+ * without an answer; check fc_request_answered when that matters. Invalid is
+ * what RFC 8259 says is not JSON (Flask's 400s), and also: integers outside
+ * int64..uint64, NaN/Infinity, lone surrogate escapes, U+0000 in an object
+ * key, nesting deeper than 64 (README, "Request bodies").
  */
 FC_API struct json_object *fc_request_json(fc_request *req);
 /** Like fc_request_json, but never answers: NULL on any failure. */

@@ -454,6 +454,8 @@ static void test_multipart_ext_names(void)
         {CD "name=f; filename*=''x.txt", "x.txt"},
         {CD "name=f; filename*=UTF-8''", "UTF-8''"},
         {CD "name=f; filename=\"a.txt\"; filename*=UTF-8''", "a.txt"},
+        /* quoted, which RFC 8187 does not allow: decoded (Werkzeug keeps it raw) */
+        {CD "name=f; filename*=\"UTF-8''x%20y.txt\"", "x y.txt"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         fc__kvlist f = {0};
