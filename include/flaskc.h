@@ -300,7 +300,8 @@ FC_API const char *fc_arg(const fc_request *req, const char *name);
 FC_API long long fc_arg_int(const fc_request *req, const char *name);
 FC_API double fc_arg_float(const fc_request *req, const char *name);
 
-/** Query string: first value of @p key (NULL if absent; "" for "?k" or "?k="). */
+/** Query string: first value of @p key (NULL if absent; "" for "?k" or "?k="). Keys and
+ *  values are valid UTF-8 without NUL: other decoded bytes read as "%XX" (Werkzeug's rule). */
 FC_API const char *fc_query(fc_request *req, const char *key);
 /** All values of @p key in order; *@p n is set to their count. Request-owned
  *  array (NULL when none). */
@@ -329,26 +330,39 @@ FC_API const void *fc_request_body(fc_request *req, size_t *len);
  * application/<x>+json. On failure returns NULL and the request has been
  * answered (415 wrong content type, 400 invalid JSON, each with a JSON error
  * body saying why): the handler just returns. A body of "null" gives NULL
- * without an answer; check fc_request_answered when that matters.
+ * without an answer; check fc_request_answered when that matters. Invalid is
+ * what RFC 8259 says is not JSON (Flask's 400s), and also: integers outside
+ * int64..uint64, NaN/Infinity, lone surrogate escapes, U+0000 in an object
+ * key, nesting deeper than 64 (README, "Request bodies").
  */
 FC_API struct json_object *fc_request_json(fc_request *req);
 /** Like fc_request_json, but never answers: NULL on any failure. */
 FC_API struct json_object *fc_request_json_silent(fc_request *req);
 
-/** Form fields from application/x-www-form-urlencoded or multipart/form-data. */
+/**
+ * Form fields from application/x-www-form-urlencoded or multipart/form-data.
+ * Like query values, field names and values are valid UTF-8 without NUL: a
+ * byte that is neither (invalid UTF-8, a NUL) reads as "%XX", upper-case, as
+ * Werkzeug reads query strings; a multipart part's charset (UTF-8 unless its
+ * Content-Type says us-ascii or iso-8859-1) is honoured. Bytes as sent: send
+ * them as a file part, or read fc_request_body.
+ */
 FC_API const char *fc_form(fc_request *req, const char *name);
 FC_API const char *const *fc_form_list(fc_request *req, const char *name, size_t *n);
 FC_API void fc_form_each(fc_request *req, bool (*fn)(const char *name, const char *value, void *ud), void *ud);
 /** 0 when the form body parsed (or there is none); FC_EINVAL for a malformed
- *  multipart body, FC_ERANGE when a form limit was passed; *why (static) says
- *  what. The fields and files are then empty. */
+ *  multipart body (also: junk after the first boundary, a part header that is
+ *  not UTF-8 or holds a NUL), FC_ERANGE when a form limit was passed; *why
+ *  (static) says what. The fields and files are then empty. */
 FC_API int fc_request_form_error(fc_request *req, const char **why);
 /** An uploaded file of a multipart form (first with that field name), NULL if none. */
 FC_API const fc_file *fc_request_file(fc_request *req, const char *field);
 /** Visit every uploaded file in order. */
 FC_API void fc_request_files_each(fc_request *req, bool (*fn)(const fc_file *f, void *ud), void *ud);
 FC_API const char *fc_file_field(const fc_file *f);        /* form field name */
-FC_API const char *fc_file_filename(const fc_file *f);     /* client's file name, "" if none */
+/** The client's file name, "" if none: filename*= (RFC 8187, UTF-8 or ISO-8859-1) when given and
+ *  decodable, else filename=; text as fc_form's. */
+FC_API const char *fc_file_filename(const fc_file *f);
 FC_API const char *fc_file_content_type(const fc_file *f); /* "application/octet-stream" if none */
 FC_API const void *fc_file_data(const fc_file *f);
 FC_API size_t fc_file_size(const fc_file *f);

@@ -48,9 +48,10 @@ static bool starts(const mp *m, const char *s, size_t n)
 /*
  * What may follow "--boundary" for it to be a delimiter, as Werkzeug's
  * boundary regex has it: "--" (the close; the epilogue is ignored), or
- * optional transport padding (spaces, tabs) and CRLF (the next part).
- * Anything else means the bytes were data that only looked like a boundary.
- * Returns true with *next after the line and *close set, false otherwise.
+ * optional transport padding and CRLF (the next part). The padding is
+ * Werkzeug's [^\S\n\r]: space, tab, vertical tab, form feed. Anything else
+ * means the bytes were data that only looked like a boundary. Returns true
+ * with *next after the line and *close set, false otherwise.
  */
 static bool delim_tail(const mp *m, const char *q, const char **next, bool *close)
 {
@@ -59,7 +60,7 @@ static bool delim_tail(const mp *m, const char *q, const char **next, bool *clos
         *close = true;
         return true;
     }
-    while (q < m->end && (*q == ' ' || *q == '\t'))
+    while (q < m->end && (*q == ' ' || *q == '\t' || *q == '\v' || *q == '\f'))
         q++;
     if (m->end - q >= 2 && q[0] == '\r' && q[1] == '\n') {
         *next = q + 2;
@@ -83,7 +84,8 @@ static const char *find_delim(const mp *m, const char *from, const char **next, 
     return NULL;
 }
 
-/* A copy of a header value, trimmed, NUL-terminated (a NUL inside ends it). */
+/* A copy of a header value, trimmed, NUL-terminated (part_headers has
+ * checked that it holds no NUL). */
 static char *header_value(fc__arena *a, const char *v, const char *vend)
 {
     while (v < vend && (*v == ' ' || *v == '\t'))
@@ -106,6 +108,16 @@ static int part_headers(mp *m, const char *h, const char *hend, char **disp, cha
             *m->err = "malformed part header";
             return FC_EINVAL;
         }
+        /* Werkzeug decodes header lines as UTF-8 (and drops the whole form
+         * when one is not); a NUL would cut a name or file name short */
+        if (memchr(h, '\0', (size_t)(lend - h))) {
+            *m->err = "NUL in a part header";
+            return FC_EINVAL;
+        }
+        if (!fc__utf8_valid(h, (size_t)(lend - h))) {
+            *m->err = "part header is not UTF-8";
+            return FC_EINVAL;
+        }
         size_t nlen = (size_t)(colon - h);
         char **slot = NULL;
         if (nlen == 19 && fc__strncasecmp(h, "Content-Disposition", 19) == 0)
@@ -120,6 +132,98 @@ static int part_headers(mp *m, const char *h, const char *hend, char **disp, cha
         h = eol ? eol + 2 : hend;
     }
     return 0;
+}
+
+/* Werkzeug's charsets (others are not decoded): *cs set, or false. */
+static bool charset_of(const char *name, size_t n, fc__charset *cs)
+{
+    static const struct {
+        const char *name;
+        fc__charset cs;
+    } known[] = {{"utf-8", FC__CS_UTF8},
+                 {"us-ascii", FC__CS_ASCII},
+                 {"ascii", FC__CS_ASCII},
+                 {"iso-8859-1", FC__CS_LATIN1}};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strlen(known[i].name) == n && fc__strncasecmp(name, known[i].name, n) == 0) {
+            *cs = known[i].cs;
+            return true;
+        }
+    return false;
+}
+
+/* A token character (RFC 9110) or, when @p ext, also '%' and '\'' (the
+ * ext-value's percent-encoded value, as Werkzeug's pattern has it). */
+static bool ext_char(unsigned char c, bool quote)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c && (strchr("!#$%&*+-.^_`|~", c) || (quote && c == '\''));
+}
+
+/*
+ * An RFC 8187 (5987) ext-value, charset'language'percent-encoded, decoded
+ * into the arena as fc__text_clean has text. NULL when it is not one or its
+ * charset is not UTF-8, US-ASCII or ISO-8859-1; then *@p rest gets what
+ * Werkzeug keeps of it: the value without charset and language when only
+ * the charset was unknown, else the whole parameter.
+ */
+static char *ext_value(fc__arena *a, char *v, const char **rest, bool *oom)
+{
+    *rest = v;
+    char *q1 = strchr(v, '\'');
+    char *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+    if (!q2 || !q2[1])
+        return NULL;
+    for (const char *c = v; c < q2; c++)
+        if (c != q1 && !ext_char((unsigned char)*c, false))
+            return NULL;
+    for (const char *c = q2 + 1; *c; c++)
+        if (!ext_char((unsigned char)*c, true))
+            return NULL;
+    *rest = q2 + 1;
+    fc__charset cs;
+    if (!charset_of(v, (size_t)(q1 - v), &cs))
+        return NULL;
+    size_t n = fc__percent_decode(q2 + 1, strlen(q2 + 1), false), out;
+    char *t = fc__text_clean(a, q2 + 1, n, cs, &out);
+    *oom = !t;
+    return t;
+}
+
+/*
+ * A parameter of a part's Content-Disposition ("name", "filename"). Its
+ * RFC 8187 form name*=UTF-8''na%C3%AFve.txt, when it decodes, wins over the
+ * plain one wherever each stands (RFC 6266 4.3; Werkzeug takes the last).
+ * One that does not decode leaves the plain one, or when there is none
+ * stays as Werkzeug keeps it. NULL when absent or on out of memory (*oom).
+ */
+static char *disp_param(fc__arena *a, const char *disp, const char *name, bool *oom)
+{
+    char star[16];
+    size_t n = strlen(name);
+    memcpy(star, name, n);
+    memcpy(star + n, "*", 2);
+    *oom = false;
+    char *plain = fc__content_type_param(a, disp, name);
+    char *ext = fc__content_type_param(a, disp, star);
+    if (!ext)
+        return plain;
+    const char *rest;
+    char *dec = ext_value(a, ext, &rest, oom);
+    if (dec || *oom)
+        return dec;
+    return plain ? plain : (char *)rest;
+}
+
+/* The charset a part's text is in: its Content-Type's, UTF-8 by default. */
+static fc__charset part_charset(fc__arena *a, const char *ctype)
+{
+    fc__charset cs = FC__CS_UTF8;
+    char *c = ctype ? fc__content_type_param(a, ctype, "charset") : NULL;
+    if (c && !charset_of(c, strlen(c), &cs))
+        cs = FC__CS_UTF8;
+    return cs;
 }
 
 int fc__form_multipart(const char *body, size_t len, const char *content_type,
@@ -156,12 +260,19 @@ int fc__form_multipart(const char *body, size_t len, const char *content_type,
     memcpy(delim + 4, boundary, blen + 1);
     mp m = {body, body + len, delim, blen + 4, a, err};
 
-    /* the first delimiter: at the very start, or after a preamble and CRLF */
+    /* the first delimiter: "--boundary" where it first stands, after a
+     * preamble or not (Werkzeug's line break before it is optional too).
+     * When that one is not a delimiter ("--boundary\x01\r\n") while a later
+     * one is, the parts between would be skipped as preamble without a word
+     * (Werkzeug does so): an error instead */
     const char *next = NULL;
     bool close = false;
-    if (!(starts(&m, delim + 2, m.dlen - 2) && delim_tail(&m, m.p + m.dlen - 2, &next, &close)) &&
-        !find_delim(&m, m.p, &next, &close)) {
-        *err = "missing opening boundary";
+    const char *first = memmem(m.p, len, delim + 2, m.dlen - 2);
+    if (!first || !delim_tail(&m, first + m.dlen - 2, &next, &close)) {
+        const char *later = first;
+        while (later && !delim_tail(&m, later + m.dlen - 2, &next, &close))
+            later = memmem(later + 1, (size_t)(m.end - later - 1), delim + 2, m.dlen - 2);
+        *err = later ? "malformed opening boundary" : "missing opening boundary";
         rc = FC_EINVAL;
         goto fail;
     }
@@ -189,23 +300,30 @@ int fc__form_multipart(const char *body, size_t len, const char *content_type,
         rc = part_headers(&m, m.p, hend, &disp, &ctype);
         if (rc)
             goto fail;
+        /* an empty body (RFC 2046 allows it): the blank line's CRLF is
+         * also the one that starts the next delimiter */
         const char *data = hend + 4;
-        const char *dend = find_delim(&m, data, &next, &close);
+        const char *dend = find_delim(&m, hend + 2, &next, &close);
         if (!dend) {
             *err = "missing closing boundary";
             rc = FC_EINVAL;
             goto fail;
         }
-        size_t dlen = (size_t)(dend - data);
+        size_t dlen = dend > data ? (size_t)(dend - data) : 0;
         m.p = next;
 
-        char *name = disp ? fc__content_type_param(a, disp, "name") : NULL;
+        bool oom = false;
+        char *name = disp ? disp_param(a, disp, "name", &oom) : NULL;
+        char *filename = name ? disp_param(a, disp, "filename", &oom) : NULL;
+        if (oom) {
+            rc = FC_ENOMEM;
+            goto fail;
+        }
         if (!name) {
             *err = "missing part name";
             rc = FC_EINVAL;
             goto fail;
         }
-        char *filename = fc__content_type_param(a, disp, "filename");
         if (filename) {
             fc_file f = {name, filename,
                          (ctype && *ctype) ? ctype : "application/octet-stream", NULL, dlen};
@@ -222,8 +340,10 @@ int fc__form_multipart(const char *body, size_t len, const char *content_type,
                 rc = FC_ERANGE;
                 goto fail;
             }
-            char *copy = fc__arena_strndup(a, data, dlen);
-            rc = copy ? fc__kv_add(fields, a, name, copy, dlen) : FC_ENOMEM;
+            /* text as the query and urlencoded parsers hand it out */
+            size_t vlen = 0;
+            char *copy = fc__text_clean(a, data, dlen, part_charset(a, ctype), &vlen);
+            rc = copy ? fc__kv_add(fields, a, name, copy, vlen) : FC_ENOMEM;
         }
         if (rc)
             goto fail;

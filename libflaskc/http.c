@@ -108,29 +108,7 @@ static char *escape_invalid(fc__arena *a, char *s, size_t n, size_t *out_len)
         *out_len = n;
         return s;
     }
-    if (n > (SIZE_MAX - 1) / 3)
-        return NULL;
-    char *t = fc__arena_alloc(a, n * 3 + 1);
-    if (!t)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, j = 0;
-    while (i < n) {
-        size_t k = p[i] ? fc__utf8_seq(s + i, n - i) : 0;
-        if (k) {
-            memcpy(t + j, p + i, k);
-            j += k;
-            i += k;
-        } else {
-            t[j++] = '%';
-            t[j++] = hexdig[p[i] >> 4];
-            t[j++] = hexdig[p[i] & 15];
-            i++;
-        }
-    }
-    t[j] = '\0';
-    *out_len = j;
-    return t;
+    return fc__text_clean(a, s, n, FC__CS_UTF8, out_len);
 }
 
 /*

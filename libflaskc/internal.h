@@ -130,8 +130,7 @@ int fc__buf_printf(fc__buf *b, const char *fmt, ...) __attribute__((format(print
 const char *fc__buf_cstr(fc__buf *b); /* "" when empty; NULL on OOM */
 void fc__buf_free(fc__buf *b);
 
-/** An ordered multi-map of strings, storage in an arena. Keys and values are
- *  NUL-terminated; vlen is the value's length (values may hold NUL bytes). */
+/** An ordered multi-map of strings in an arena: keys, values NUL-terminated; vlen its length. */
 typedef struct fc__kv {
     const char *key;
     const char *value;
@@ -158,8 +157,12 @@ int fc__strncasecmp(const char *a, const char *b, size_t n);
 bool fc__utf8_valid(const char *s, size_t len);
 /** Length of the valid UTF-8 sequence at @p s (@p n > 0 bytes available), 0 if invalid. */
 size_t fc__utf8_seq(const char *s, size_t n);
-/** Parse a whole decimal integer string (no sign unless allow_sign, no spaces).
- *  0 ok, FC_ERANGE on overflow or junk. */
+typedef enum fc__charset { FC__CS_UTF8, FC__CS_ASCII, FC__CS_LATIN1 } fc__charset; /* Werkzeug's */
+/** The one rule for text handed out (query, form fields and names, file names): [@p s, +@p n)
+ *  read in @p cs, into the arena as UTF-8 without NUL; each NUL and each byte invalid in @p cs
+ *  becomes "%XX" (Werkzeug's "werkzeug.url_quote" handler). *out_len set; NULL on OOM. */
+char *fc__text_clean(fc__arena *a, const char *s, size_t n, fc__charset cs, size_t *out_len);
+/** Parse a whole decimal integer (no sign unless allow_sign, no spaces). 0, or FC_ERANGE. */
 int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out);
 
 /* ===== http.c: HTTP syntax: query, cookies, content types, dates (pure) = */
@@ -167,9 +170,8 @@ int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out);
 /** Decode %XX in place (invalid escapes stay literal); '+' becomes ' ' when
  *  @p plus_is_space. Returns the new length; s is NUL-terminated after it. */
 size_t fc__percent_decode(char *s, size_t len, bool plus_is_space);
-/** Parse a query string (no leading '?') with Flask's rules: '&' separates
- *  (';' does not), "k" and "k=" give "", '+' is space, %XX decoded, empty
- *  pairs skipped. Copies into the arena. 0 or FC_ENOMEM. */
+/** A query string (no '?') by Flask's rules: '&' separates (not ';'), "k" and "k=" give "",
+ *  '+' is space, %XX decoded (text as fc__text_clean has it), empty pairs skipped. 0, FC_ENOMEM. */
 int fc__query_parse(const char *qs, size_t len, fc__arena *a, fc__kvlist *out);
 /** Parse a Cookie header ("a=1; b=2"), values unquoted if quoted. */
 int fc__cookies_parse(const char *header, fc__arena *a, fc__kvlist *out);
@@ -190,9 +192,8 @@ char *fc__mimetype(fc__arena *a, const char *content_type);
 char *fc__content_type_param(fc__arena *a, const char *content_type, const char *param);
 /** application/json or application/<x>+json (parameters ignored). */
 bool fc__is_json_type(const char *content_type);
-/** Format a Set-Cookie value into the buffer (name=value; Expires; Max-Age;
- *  Domain; Path; Secure; HttpOnly; SameSite). Value percent-encoded when it
- *  holds characters outside the cookie-octet set. FC_EINVAL for a bad name. */
+/** A Set-Cookie value into the buffer (name=value; Expires; Max-Age; Domain; Path; Secure;
+ *  HttpOnly; SameSite), the value %-encoded past cookie-octets. FC_EINVAL for a bad name. */
 int fc__cookie_format(fc__buf *b, const char *name, const char *value, const fc_cookie_opts *o,
                       long long now_unix);
 /** The HTTP date for a unix time ("Thu, 01 Jan 1970 00:00:00 GMT"), into buf[30]. */
@@ -219,12 +220,9 @@ typedef struct fc__form_limits {
 } fc__form_limits;
 /** x-www-form-urlencoded body → fields. 0, FC_ENOMEM. */
 int fc__form_urlencoded(const char *body, size_t len, fc__arena *a, fc__kvlist *fields);
-/**
- * multipart/form-data body → fields and files (data point into the arena).
- * @p content_type is the whole header (for the boundary). Returns 0,
- * FC_EINVAL (malformed: *err set to a static reason), FC_ERANGE (a limit was
- * passed: *err says which), FC_ENOMEM.
- */
+/** multipart/form-data body → fields (text as fc__text_clean has it) and files (bytes), into
+ *  the arena. @p content_type: the whole header (boundary). 0, FC_EINVAL (malformed) or
+ *  FC_ERANGE (a limit), each with a static *err, FC_ENOMEM. */
 int fc__form_multipart(const char *body, size_t len, const char *content_type,
                        const fc__form_limits *lim, fc__arena *a, fc__kvlist *fields,
                        fc__filelist *files, const char **err);
@@ -716,13 +714,15 @@ void fc__server_stop_test(fc_app *app);
 int fc__test_parse(const char *buf, size_t len, bool head, bool eof, fc_test_response **out);
 
 /* json.c */
-/** Serialize @p obj the library's way (compact, no slash escaping) plus '\n'
- *  into the request's arena; NULL on OOM. */
+/** RFC 8259 check in front of json-c: UTF-8, no control characters or lone surrogates in
+ *  strings, integers within int64..uint64, no U+0000 in keys, depth 64 (json-c's); linear, no
+ *  recursion. 0, or FC_ERANGE with *off (@p len: the text ended early) and a static *why. */
+int fc__json_check(const char *text, size_t len, size_t *off, const char **why);
+/** @p obj the library's way (compact, '/' not escaped) plus '\n', in the arena; NULL on OOM. */
 char *fc__json_to_arena(fc_request *req, struct json_object *obj, size_t *len);
 
 /* pg_front.c (the pool's other modules share libflaskc/pg_int.h) */
-/** Create the pool, one part per polling thread; their connections start
- *  when the loops do. */
+/** Create the pool, one part per polling thread (connections start with the loops). */
 int fc__pg_start(fc_app *app);
 /** Wait (bounded) for a first connection, after the loops started. */
 void fc__pg_wait_first(fc_app *app);

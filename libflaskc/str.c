@@ -238,6 +238,44 @@ bool fc__utf8_valid(const char *s, size_t len)
     return true;
 }
 
+char *fc__text_clean(fc__arena *a, const char *s, size_t n, fc__charset cs, size_t *out_len)
+{
+    static const char hexdig[] = "0123456789ABCDEF";
+    /* worst case: every byte becomes "%XX" (latin-1 takes 2 bytes at most) */
+    if (n > (SIZE_MAX - 1) / 3)
+        return NULL;
+    char *t = fc__arena_alloc(a, n * 3 + 1);
+    if (!t)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, j = 0;
+    while (i < n) {
+        size_t k = 0;
+        if (p[i] && p[i] < 0x80)
+            k = 1;
+        else if (p[i] && cs == FC__CS_UTF8)
+            k = fc__utf8_seq(s + i, n - i);
+        if (k) {
+            memcpy(t + j, p + i, k);
+            j += k;
+            i += k;
+        } else if (p[i] && cs == FC__CS_LATIN1) {
+            /* U+0080..U+00FF */
+            t[j++] = (char)(0xC0 | (p[i] >> 6));
+            t[j++] = (char)(0x80 | (p[i] & 0x3F));
+            i++;
+        } else {
+            t[j++] = '%';
+            t[j++] = hexdig[p[i] >> 4];
+            t[j++] = hexdig[p[i] & 15];
+            i++;
+        }
+    }
+    t[j] = '\0';
+    *out_len = j;
+    return t;
+}
+
 /* ===== numbers ============================================================ */
 
 int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out)

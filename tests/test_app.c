@@ -438,6 +438,16 @@ static void test_request(fc_app *app)
     CHECK_INT(fc_test_status(r), 200);
     CHECK_STR(fc_test_body(r, NULL), "a=1 n=1 b=- file=t.txt:3:text/plain");
     fc_test_response_free(r);
+    /* issue 19: text as the query parser has it (a NUL cut "a\0\xff" to "a"),
+     * filename*= decoded, an empty part body, VT padding after a boundary */
+    const char mp2[] = "--XyZ\v\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\na\0\xff\r\n"
+                       "--XyZ\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n"
+                       "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"n.txt\"; "
+                       "filename*=UTF-8''na%C3%AFve.txt\r\n\r\nabc\r\n--XyZ--\r\n";
+    r = fc_test_request(app, "POST", "/form", mh, mp2, sizeof(mp2) - 1);
+    CHECK_INT(fc_test_status(r), 200);
+    CHECK_STR(fc_test_body(r, NULL), "a=a%00%FF n=1 b= file=na\xc3\xafve.txt:3:application/octet-stream");
+    fc_test_response_free(r);
     /* cookies in and out */
     const char *ch[] = {"Cookie", "a=1; sid=xyz", NULL};
     r = fc_test_request(app, "GET", "/cookie", ch, NULL, 0);

@@ -137,7 +137,7 @@ static void test_multipart_ok(void)
     CHECK_INT(f4.n, 300);
     CHECK_STR(fc__kv_get(&f4, "n299"), "v299");
     CHECK_STR(fc__kv_get(&f4, "n0"), "v0");
-    /* a field with a NUL byte keeps its length */
+    /* a field with a NUL byte: written as %00, as the query parser does */
     b.len = 0;
     fc__buf_puts(&b, "--XyZ\r\nContent-Disposition: form-data; name=z\r\n\r\n");
     fc__buf_append(&b, "a\0b", 3);
@@ -145,8 +145,8 @@ static void test_multipart_ok(void)
     fc__kvlist f5 = {0};
     CHECK_INT(parse(b.data, b.len, CT, &LIM, a, &f5, &fi4, &err), 0);
     CHECK_INT(f5.n, 1);
-    CHECK_INT(f5.n ? f5.items[0].vlen : 0, 3);
-    CHECK(f5.n && memcmp(f5.items[0].value, "a\0b", 4) == 0);
+    CHECK_INT(f5.n ? f5.items[0].vlen : 0, 5);
+    CHECK_STR(f5.n ? f5.items[0].value : NULL, "a%00b");
     fc__buf_free(&b);
     fc__arena_free(a);
 }
@@ -199,7 +199,7 @@ static void test_multipart_errors(void)
     expect_fail("--XyZjunk\r\n", CT, &LIM, FC_EINVAL, "missing opening boundary");
     expect_fail("--XyZ", CT, &LIM, FC_EINVAL, "missing opening boundary");
     expect_fail("--XyZ\nContent-Disposition: form-data; name=a\n\n1\n--XyZ--", CT, &LIM,
-                FC_EINVAL, "missing opening boundary");
+                FC_EINVAL, "malformed opening boundary");
     expect_fail("--XyZ\r\nContent-Disposition: form-data; name=a\r\n1\r\n--XyZ--", CT, &LIM,
                 FC_EINVAL, "missing end of part headers");
     expect_fail("--XyZ\r\nContent-Disposition: form-data\r\n\r\n1\r\n--XyZ--", CT, &LIM,
@@ -314,11 +314,221 @@ static void test_mutations(void)
     CHECK_INT(bad, 0);
 }
 
+/* One part "--XyZ\r\n<headers>\r\n\r\n<data>\r\n--XyZ--" (data may hold NUL). */
+static int one_part(fc__arena *a, const char *headers, const char *data, size_t dlen,
+                    fc__kvlist *fields, fc__filelist *files, const char **err)
+{
+    fc__buf b = {0};
+    fc__buf_puts(&b, "--XyZ\r\n");
+    fc__buf_puts(&b, headers);
+    fc__buf_puts(&b, "\r\n\r\n");
+    fc__buf_append(&b, data, dlen);
+    fc__buf_puts(&b, "\r\n--XyZ--\r\n");
+    int rc = parse(b.data, b.len, CT, &LIM, a, fields, files, err);
+    fc__buf_free(&b);
+    return rc;
+}
+
+#define CD "Content-Disposition: form-data; "
+
+/* Field text follows the query and urlencoded parsers' rule: valid UTF-8
+ * without NUL, any other byte as %XX. Werkzeug decodes multipart fields
+ * with U+FFFD for bad bytes and keeps NUL: a documented difference. */
+static void test_multipart_text(void)
+{
+    fc__arena *a = fc__arena_new(0);
+    const char *err = NULL;
+    struct {
+        const char *headers, *data;
+        size_t dlen;
+        const char *want;
+    } cases[] = {
+        {CD "name=v", "a\377b\303", 4, "a%FFb%C3"},
+        {CD "name=v", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
+         "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+        {CD "name=v", "\xed\xa0\x80\xc0\x80", 5, "%ED%A0%80%C0%80"},
+        {CD "name=v", "\0\0x", 3, "%00%00x"},
+        {CD "name=v", "100%", 4, "100%"},
+        /* the part's declared charset, from Werkzeug's list */
+        {CD "name=v\r\nContent-Type: text/plain; charset=ISO-8859-1", "\xe9t\xe9\0", 4,
+         "\xc3\xa9t\xc3\xa9%00"},
+        {CD "name=v\r\nContent-Type: text/plain; charset=us-ascii", "\xc3\xa9", 2, "%C3%A9"},
+        {CD "name=v\r\nContent-Type: text/plain; charset=koi8-r", "\xc3\xa9\xf0", 3, "\xc3\xa9%F0"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fc__kvlist f = {0};
+        fc__filelist fi = {0};
+        CHECK_INT(one_part(a, cases[i].headers, cases[i].data, cases[i].dlen, &f, &fi, &err), 0);
+        CHECK_INT(f.n, 1);
+        CHECK_STR(fc__kv_get(&f, "v"), cases[i].want);
+        CHECK_INT(f.n ? f.items[0].vlen : 0, strlen(cases[i].want));
+    }
+    /* the same bytes in a urlencoded body read the same */
+    fc__kvlist u = {0};
+    CHECK_INT(fc__form_urlencoded("v=a%FFb%C3&z=%00%00x", 20, a, &u), 0);
+    CHECK_STR(fc__kv_get(&u, "v"), "a%FFb%C3");
+    CHECK_STR(fc__kv_get(&u, "z"), "%00%00x");
+    /* files stay bytes */
+    fc__kvlist f = {0};
+    fc__filelist fi = {0};
+    CHECK_INT(one_part(a, CD "name=f; filename=x", "a\0\xff", 3, &f, &fi, &err), 0);
+    CHECK_INT(fi.n, 1);
+    CHECK_INT(fi.n ? fi.items[0].size : 0, 3);
+    CHECK(fi.n && memcmp(fi.items[0].data, "a\0\xff", 3) == 0);
+    /* names: UTF-8 passes; header lines that are not UTF-8, or hold a NUL,
+     * fail the form (Werkzeug drops the whole form without a word) */
+    f.n = 0;
+    CHECK_INT(one_part(a, CD "name=\"n\xc3\xa9\"", "v", 1, &f, &fi, &err), 0);
+    CHECK_STR(f.n ? f.items[0].key : NULL, "n\xc3\xa9");
+    f.n = 0;
+    fi.n = 0;
+    CHECK_INT(one_part(a, CD "name=\"n\xff\"", "v", 1, &f, &fi, &err), FC_EINVAL);
+    CHECK_STR(err, "part header is not UTF-8");
+    CHECK_INT(one_part(a, CD "name=v\r\nX-Other: \xc3", "v", 1, &f, &fi, &err), FC_EINVAL);
+    CHECK_STR(err, "part header is not UTF-8");
+    {
+        static const char nul[] = "--XyZ\r\n" CD "name=\"a\0b\"\r\n\r\nv\r\n--XyZ--";
+        CHECK_INT(parse(nul, sizeof(nul) - 1, CT, &LIM, a, &f, &fi, &err), FC_EINVAL);
+        CHECK_STR(err, "NUL in a part header");
+    }
+    CHECK_INT(f.n + fi.n, 0);
+    fc__arena_free(a);
+}
+
+/* RFC 2046 allows a body part with no body: the blank line, then at once the
+ * next delimiter (Werkzeug: an empty value). */
+static void test_multipart_empty_body(void)
+{
+    fc__arena *a = fc__arena_new(0);
+    const char *err = NULL;
+    fc__kvlist f = {0};
+    fc__filelist fi = {0};
+    const char *b1 = "--XyZ\r\n" CD "name=a\r\n\r\n--XyZ--\r\n";
+    CHECK_INT(parse(b1, strlen(b1), CT, &LIM, a, &f, &fi, &err), 0);
+    CHECK_INT(f.n, 1);
+    CHECK_STR(fc__kv_get(&f, "a"), "");
+    /* the next part is a part, not the first one's data */
+    f.n = 0;
+    const char *b2 = "--XyZ\r\n" CD "name=a\r\n\r\n"
+                     "--XyZ\r\n" CD "name=b\r\n\r\nv\r\n"
+                     "--XyZ\r\n" CD "name=f; filename=e.txt\r\n\r\n--XyZ--";
+    CHECK_INT(parse(b2, strlen(b2), CT, &LIM, a, &f, &fi, &err), 0);
+    CHECK_INT(f.n, 2);
+    CHECK_STR(fc__kv_get(&f, "a"), "");
+    CHECK_STR(fc__kv_get(&f, "b"), "v");
+    CHECK_INT(fi.n, 1);
+    CHECK_INT(fi.n ? fi.items[0].size : 1, 0);
+    CHECK_STR(fi.n ? fi.items[0].filename : NULL, "e.txt");
+    /* the data of a part that has one still ends before its CRLF */
+    f.n = 0;
+    fi.n = 0;
+    const char *b3 = "--XyZ\r\n" CD "name=a\r\n\r\n\r\n--XyZ--";
+    CHECK_INT(parse(b3, strlen(b3), CT, &LIM, a, &f, &fi, &err), 0);
+    CHECK_STR(fc__kv_get(&f, "a"), "");
+    f.n = 0;
+    const char *b4 = "--XyZ\r\n" CD "name=a\r\n\r\n\r\n\r\n--XyZ--";
+    CHECK_INT(parse(b4, strlen(b4), CT, &LIM, a, &f, &fi, &err), 0);
+    CHECK_STR(fc__kv_get(&f, "a"), "\r\n");
+    fc__arena_free(a);
+}
+
+/* filename* and name* (RFC 8187 ext-values), as Werkzeug decodes them;
+ * when both forms are there the decoded ext-value wins (RFC 6266 4.3). */
+static void test_multipart_ext_names(void)
+{
+    fc__arena *a = fc__arena_new(0);
+    const char *err = NULL;
+    struct {
+        const char *headers, *want;
+    } cases[] = {
+        {CD "name=f; filename*=UTF-8''na%C3%AFve.txt", "na\xc3\xafve.txt"},
+        {CD "name=f; filename=\"naive.txt\"; filename*=UTF-8''na%C3%AFve.txt", "na\xc3\xafve.txt"},
+        {CD "name=f; filename*=UTF-8''na%C3%AFve.txt; filename=\"naive.txt\"", "na\xc3\xafve.txt"},
+        {CD "name=f; FILENAME*=utf-8'en'up.txt", "up.txt"},
+        {CD "name=f; filename*=iso-8859-1''%E9t%E9.txt", "\xc3\xa9t\xc3\xa9.txt"},
+        {CD "name=f; filename*=UTF-8''%FF%00x%2", "%FF%00x%2"},
+        {CD "name=f; filename*=us-ascii''a%C3%A9", "a%C3%A9"},
+        /* not decodable: the plain filename, or what Werkzeug keeps */
+        {CD "name=f; filename=\"a.txt\"; filename*=koi8-r''%F0.txt", "a.txt"},
+        {CD "name=f; filename*=koi8-r''%F0.txt", "%F0.txt"},
+        {CD "name=f; filename*=''x.txt", "x.txt"},
+        {CD "name=f; filename*=UTF-8''", "UTF-8''"},
+        {CD "name=f; filename=\"a.txt\"; filename*=UTF-8''", "a.txt"},
+        /* quoted, which RFC 8187 does not allow: decoded (Werkzeug keeps it raw) */
+        {CD "name=f; filename*=\"UTF-8''x%20y.txt\"", "x y.txt"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fc__kvlist f = {0};
+        fc__filelist fi = {0};
+        CHECK_INT(one_part(a, cases[i].headers, "abc", 3, &f, &fi, &err), 0);
+        CHECK_INT(f.n, 0);
+        CHECK_INT(fi.n, 1);
+        CHECK_STR(fi.n ? fi.items[0].field : NULL, "f");
+        CHECK_STR(fi.n ? fi.items[0].filename : NULL, cases[i].want);
+    }
+    fc__kvlist f = {0};
+    fc__filelist fi = {0};
+    CHECK_INT(one_part(a, CD "name*=UTF-8''n%C3%A9", "abc", 3, &f, &fi, &err), 0);
+    CHECK_STR(fc__kv_get(&f, "n\xc3\xa9"), "abc");
+    f.n = 0;
+    CHECK_INT(one_part(a, CD "name=x; name*=UTF-8''y", "abc", 3, &f, &fi, &err), 0);
+    CHECK_STR(fc__kv_get(&f, "y"), "abc");
+    CHECK_INT(fi.n, 0);
+    fc__arena_free(a);
+}
+
+/* What may stand after "--boundary": Werkzeug's padding [ \t\v\f] before
+ * the CRLF; junk after the first boundary is an error, never an empty form
+ * that silently skipped the parts before a later delimiter. */
+static void test_multipart_boundary_lines(void)
+{
+    fc__arena *a = fc__arena_new(0);
+    const char *err = NULL;
+    static const char *const ok1[] = {
+        "--XyZ\v\r\n" CD "name=a\r\n\r\n1\r\n--XyZ--\r\n",
+        "--XyZ\f\r\n" CD "name=a\r\n\r\n1\r\n--XyZ--\r\n",
+        "--XyZ \t\v \r\n" CD "name=a\r\n\r\n1\r\n--XyZ--\v\r\n",
+        "preamble\r\n--XyZ\v\r\n" CD "name=a\r\n\r\n1\r\n--XyZ--",
+        "hello--XyZ\r\n" CD "name=a\r\n\r\n1\r\n--XyZ--",
+    };
+    for (size_t i = 0; i < sizeof(ok1) / sizeof(ok1[0]); i++) {
+        fc__kvlist f = {0};
+        fc__filelist fi = {0};
+        CHECK_INT(parse(ok1[i], strlen(ok1[i]), CT, &LIM, a, &f, &fi, &err), 0);
+        CHECK_INT(f.n, 1);
+        CHECK_STR(fc__kv_get(&f, "a"), "1");
+    }
+    fc__kvlist f = {0};
+    fc__filelist fi = {0};
+    const char *two =
+        "--XyZ\r\n" CD "name=a\r\n\r\n1\r\n--XyZ\v\r\n" CD "name=b\r\n\r\n2\r\n--XyZ--\r\n";
+    CHECK_INT(parse(two, strlen(two), CT, &LIM, a, &f, &fi, &err), 0);
+    CHECK_INT(f.n, 2);
+    CHECK_STR(fc__kv_get(&f, "a"), "1");
+    CHECK_STR(fc__kv_get(&f, "b"), "2");
+    expect_fail("--XyZ\x01\r\n" CD "name=a\r\n\r\n1\r\n--XyZ--\r\n", CT, &LIM, FC_EINVAL,
+                "malformed opening boundary");
+    expect_fail("--XyZx\r\n" CD "name=a\r\n\r\n1\r\n--XyZ--\r\n", CT, &LIM, FC_EINVAL,
+                "malformed opening boundary");
+    expect_fail("--XyZjunk\r\n" CD "name=a\r\n\r\n1\r\n--XyZ\r\n" CD
+                "name=b\r\n\r\n2\r\n--XyZ--\r\n",
+                CT, &LIM, FC_EINVAL, "malformed opening boundary");
+    /* a preamble and no part at all is still an empty form */
+    f.n = 0;
+    CHECK_INT(parse("preamble\r\n--XyZ--\r\n", 19, CT, &LIM, a, &f, &fi, &err), 0);
+    CHECK_INT(f.n, 0);
+    fc__arena_free(a);
+}
+
 int main(void)
 {
     test_urlencoded();
     test_multipart_ok();
     test_multipart_errors();
+    test_multipart_text();
+    test_multipart_empty_body();
+    test_multipart_ext_names();
+    test_multipart_boundary_lines();
     test_truncated();
     test_mutations();
     TAP_DONE();

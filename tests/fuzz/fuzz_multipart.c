@@ -26,19 +26,56 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(fields.n == 0 && files.n == 0, "lists not rolled back on error");
         goto out;
     }
-    FZ_CHECK(fields.n + files.n <= lim.max_parts, "%zu parts over the limit",
-             fields.n + files.n);
+    FZ_CHECK(fields.n + files.n <= lim.max_parts, "%zu parts over the limit", fields.n + files.n);
+    /* the first "--boundary" opened the form: junk after it is an error,
+     * never a parse that skipped the parts before a later delimiter */
+    char *boundary = fc__content_type_param(a, ct, "boundary");
+    FZ_CHECK(boundary && *boundary, "parsed without a boundary");
+    size_t blen = strlen(boundary);
+    const char *first = NULL;
+    for (const char *p = body; !first && (size_t)(p - body) + blen + 2 <= n; p++)
+        if (p[0] == '-' && p[1] == '-' && !memcmp(p + 2, boundary, blen))
+            first = p;
+    FZ_CHECK(first, "parsed without an opening boundary");
+    const char *t = first + 2 + blen, *end = body + n;
+    if (!(end - t >= 2 && t[0] == '-' && t[1] == '-')) {
+        while (t < end && (*t == ' ' || *t == '\t' || *t == '\v' || *t == '\f'))
+            t++;
+        FZ_CHECK(end - t >= 2 && t[0] == '\r' && t[1] == '\n', "first boundary line not one");
+    }
     for (size_t i = 0; i < fields.n; i++) {
         const fc__kv *kv = &fields.items[i];
         FZ_CHECK(kv->key && kv->value && kv->value[kv->vlen] == '\0', "field %zu", i);
-        FZ_CHECK(kv->vlen <= lim.max_field_size, "field of %zu bytes passed the limit", kv->vlen);
-        FZ_CHECK(kv->value >= (const char *)0 && kv->vlen <= n, "field longer than the body");
+        /* one rule for text, as for the query: UTF-8, no NUL, other bytes %XX */
+        FZ_CHECK(strlen(kv->value) == kv->vlen && fc__utf8_valid(kv->value, kv->vlen),
+                 "field %zu is not NUL-free UTF-8", i);
+        FZ_CHECK(fc__utf8_valid(kv->key, strlen(kv->key)), "field name %zu is not UTF-8", i);
+        /* the limit is on the bytes sent: a lower bound of them counts as
+         * one byte each %XX that may stand for an escaped one (NUL or
+         * 80..FF) and each U+0080..U+00FF (an ISO-8859-1 part's byte) */
+        size_t raw = kv->vlen;
+        const unsigned char *v = (const unsigned char *)kv->value;
+        for (size_t k = 0; k + 1 < kv->vlen; k++) {
+            if (v[k] == '%' && k + 2 < kv->vlen && strchr("089ABCDEF", v[k + 1]) &&
+                strchr("0123456789ABCDEF", v[k + 2]) && (v[k + 1] != '0' || v[k + 2] == '0')) {
+                raw -= 2;
+                k += 2;
+            } else if ((v[k] == 0xC2 || v[k] == 0xC3) && (v[k + 1] & 0xC0) == 0x80) {
+                raw -= 1;
+                k += 1;
+            }
+        }
+        FZ_CHECK(raw <= lim.max_field_size, "field of %zu bytes passed the limit", raw);
+        FZ_CHECK(raw <= n, "field longer than the body");
     }
     for (size_t i = 0; i < files.n; i++) {
         const fc_file *f = &files.items[i];
         FZ_CHECK(f->field && f->filename && f->content_type && f->data, "file %zu has NULLs", i);
         FZ_CHECK(f->size <= n && f->data[f->size] == '\0', "file %zu size %zu", i, f->size);
         FZ_CHECK(*f->content_type, "empty file content type");
+        FZ_CHECK(fc__utf8_valid(f->filename, strlen(f->filename)) &&
+                     fc__utf8_valid(f->field, strlen(f->field)),
+                 "file %zu: name or file name not UTF-8", i);
     }
     /* a second parse of the same body appends the same again */
     fc__kvlist f2 = fields;

@@ -77,6 +77,9 @@ static void h_cookies(fc_request *req)
 
 static bool count_field(const char *k, const char *v, void *ud)
 {
+    /* form text, urlencoded or multipart: UTF-8, other bytes as %XX */
+    FZ_CHECK(fc__utf8_valid(k, strlen(k)) && fc__utf8_valid(v, strlen(v)),
+             "form field not UTF-8");
     *(size_t *)ud += strlen(k) + strlen(v);
     return true;
 }
@@ -85,6 +88,8 @@ static bool count_file(const fc_file *f, void *ud)
 {
     const unsigned char *d = fc_file_data(f);
     size_t sz = fc_file_size(f);
+    FZ_CHECK(fc__utf8_valid(fc_file_filename(f), strlen(fc_file_filename(f))),
+             "file name not UTF-8");
     *(size_t *)ud += sz + strlen(fc_file_field(f)) + strlen(fc_file_filename(f)) +
                      strlen(fc_file_content_type(f)) + (sz ? d[0] + d[sz - 1] : 0);
     return true;
@@ -117,6 +122,20 @@ static void h_json(fc_request *req)
         fc_response_json_str(req, 200, "null");
         return;
     }
+    /* what was accepted is RFC 8259 JSON, and so is its echo ("1." was not) */
+    size_t len = 0, off = 0;
+    const char *why = NULL, *body = fc_request_body(req, &len);
+    FZ_CHECK(body && len, "JSON without a body");
+    if (len >= 3 && !memcmp(body, "\xEF\xBB\xBF", 3)) {
+        body += 3;
+        len -= 3;
+    }
+    FZ_CHECK(fc__json_check(body, len, &off, &why) == 0, "accepted a body that is not JSON: %s",
+             why);
+    const char *echo = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    FZ_CHECK(echo && fc__json_check(echo, len, &off, &why) == 0, "echo '%s' is not JSON: %s",
+             echo ? echo : "(null)", why);
     fc_response_json(req, 200, json_object_get(o));
 }
 
