@@ -593,7 +593,8 @@ FC_API void fc_pg_release(fc_pg_conn *c);
  * Send a request to @p app and wait for its answer (also a deferred one, or
  * a stream's end). The request is written as HTTP/1.1 into a socket pair
  * whose other end the app's libmicrohttpd daemons take as a connection from
- * 127.0.0.1, so it takes exactly the server's path. Any thread; blocks. The
+ * 127.0.0.1, so it takes exactly the server's path. Any thread but a
+ * polling thread (NULL there: the wait would stall the loop); blocks. The
  * app is frozen (started) by the first call; no port is opened.
  * @p path may hold a query string; bytes a client would percent-encode
  * (controls, space, DEL, non-ASCII) are. @p headers: NULL-terminated

@@ -14,94 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ===== an intrusive doubly-linked list ================================== */
-/* A circular list with a head node: a struct holds an fc__link and joins a
- * list through it. A link that is in no list has next == NULL (zeroed
- * memory, or after fc__list_remove). No allocation, O(1) insert and remove. */
-typedef struct fc__link {
-    struct fc__link *prev, *next;
-} fc__link;
-/* a type and a declared name cannot be parenthesised */
-/* NOLINTBEGIN(bugprone-macro-parentheses) */
-#define FC__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-/* for (each entry of head) with e the struct pointer; safe against removing e */
-#define FC__LIST_EACH(e, nx, head, type, member)                                                   \
-    for (fc__link *nx##_l = (head)->next, *nx = nx##_l->next;                                     \
-         nx##_l != (head) && ((e) = FC__CONTAINER(nx##_l, type, member), 1);                       \
-         nx##_l = nx, nx = nx##_l->next)
-/* NOLINTEND(bugprone-macro-parentheses) */
-static inline void fc__list_init(fc__link *head)
-{
-    head->prev = head->next = head;
-}
-static inline bool fc__list_empty(const fc__link *head)
-{
-    return head->next == head;
-}
-static inline bool fc__list_linked(const fc__link *l)
-{
-    return l->next != NULL;
-}
-/* The analyzer cannot follow a circular list through container_of: after a
- * remove it takes the head's neighbour for the removed (NULL-linked) node.
- * The two dereferences below are of links that are in a list by contract. */
-static inline void fc__list_insert_before(fc__link *pos, fc__link *l)
-{
-    l->prev = pos->prev;
-    l->next = pos;
-    pos->prev->next = l; /* NOLINT(clang-analyzer-core.NullDereference) */
-    pos->prev = l;
-}
-static inline void fc__list_push_back(fc__link *head, fc__link *l)
-{
-    fc__list_insert_before(head, l);
-}
-static inline void fc__list_push_front(fc__link *head, fc__link *l)
-{
-    fc__list_insert_before(head->next, l);
-}
-static inline void fc__list_remove(fc__link *l)
-{
-    l->prev->next = l->next; /* NOLINT(clang-analyzer-core.NullDereference) */
-    l->next->prev = l->prev; /* NOLINT(clang-analyzer-core.NullDereference) */
-    l->prev = l->next = NULL;
-}
-
-/* A singly linked FIFO of structs that carry a `next` pointer (a node is in
- * at most one such queue at a time): posts, jobs of the worker pool, a
- * database thread's incoming jobs, a connection's queries in flight. */
-/* NOLINTBEGIN(bugprone-macro-parentheses) */
-#define FC__FIFO(T)                                                                                \
-    struct {                                                                                       \
-        T *head, *tail;                                                                            \
-    }
-#define FC__FIFO_PUSH(q, node)                                                                     \
-    do {                                                                                           \
-        (node)->next = NULL;                                                                       \
-        if ((q)->tail)                                                                             \
-            (q)->tail->next = (node);                                                              \
-        else                                                                                       \
-            (q)->head = (node);                                                                    \
-        (q)->tail = (node);                                                                        \
-    } while (0)
-/* out = the first node, unlinked (NULL when empty) */
-#define FC__FIFO_SHIFT(q, out)                                                                     \
-    do {                                                                                           \
-        (out) = (q)->head;                                                                         \
-        if (out) {                                                                                 \
-            (q)->head = (out)->next;                                                               \
-            if (!(q)->head)                                                                        \
-                (q)->tail = NULL;                                                                  \
-            (out)->next = NULL;                                                                    \
-        }                                                                                          \
-    } while (0)
-/* out = the whole chain (linked through next), the queue emptied */
-#define FC__FIFO_TAKE(q, out)                                                                      \
-    do {                                                                                           \
-        (out) = (q)->head;                                                                         \
-        (q)->head = (q)->tail = NULL;                                                              \
-    } while (0)
-/* NOLINTEND(bugprone-macro-parentheses) */
+#include "list.h"
 
 /* ===== arena.c: per-request memory ===================================== */
 typedef struct fc__arena fc__arena;
@@ -173,7 +86,8 @@ size_t fc__percent_decode(char *s, size_t len, bool plus_is_space);
 /** A query string (no '?') by Flask's rules: '&' separates (not ';'), "k" and "k=" give "",
  *  '+' is space, %XX decoded (text as fc__text_clean has it), empty pairs skipped. 0, FC_ENOMEM. */
 int fc__query_parse(const char *qs, size_t len, fc__arena *a, fc__kvlist *out);
-/** Parse a Cookie header ("a=1; b=2"), values unquoted if quoted. */
+/** Parse a Cookie header ("a=1; b=2") as Werkzeug 3: unquoted values as
+ *  sent, quoted ones unescaped; bytes that are not UTF-8 as %XX. */
 int fc__cookies_parse(const char *header, fc__arena *a, fc__kvlist *out);
 /** Percent-encode @p s (len bytes) into the buffer: unreserved and the bytes in
  *  @p safe stay; space becomes "%20" (or '+' when @p space_plus). */
@@ -193,7 +107,8 @@ char *fc__content_type_param(fc__arena *a, const char *content_type, const char 
 /** application/json or application/<x>+json (parameters ignored). */
 bool fc__is_json_type(const char *content_type);
 /** A Set-Cookie value into the buffer (name=value; Expires; Max-Age; Domain; Path; Secure;
- *  HttpOnly; SameSite), the value %-encoded past cookie-octets. FC_EINVAL for a bad name. */
+ *  HttpOnly; SameSite), the value quoted and escaped as Werkzeug's dump_cookie when it
+ *  needs it. FC_EINVAL for a bad name. */
 int fc__cookie_format(fc__buf *b, const char *name, const char *value, const fc_cookie_opts *o,
                       long long now_unix);
 /** The HTTP date for a unix time ("Thu, 01 Jan 1970 00:00:00 GMT"), into buf[30]. */
@@ -336,7 +251,8 @@ typedef struct fc__post {
     struct fc__post *next;
     void (*cb)(void *ud);
     void *ud;
-    bool heap; /* malloc'ed by fc__loop_post */
+    bool heap;       /* malloc'ed by fc__loop_post */
+    bool run_at_free; /* a watch's release: run even when the loop never ran */
 } fc__post;
 /** fc__loop_post with the caller's node: 0, or FC_ECANCELED once the loop
  *  is stopping. */
@@ -527,10 +443,11 @@ typedef struct fc__transport {
     void (*stream_wake)(fc_request *req);
     /** The client's address as text, in the arena (mu held); NULL = "". */
     const char *(*remote_addr)(fc_request *req);
-    /** A request header, case-insensitive. Valid while the request runs
-     *  (until complete). */
+    /** A request header, case-insensitive, copied into the arena (mu held):
+     *  valid until the request ends. */
     const char *(*header)(fc_request *req, const char *name);
-    void (*headers_each)(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud);
+    /** Every header, copied into the arena and appended to @p out (mu held). */
+    void (*headers_copy)(fc_request *req, fc__kvlist *out);
 } fc__transport;
 
 typedef enum {
@@ -566,7 +483,7 @@ struct fc_request {
     const fc__transport *tp;
     void *tp_ctx;
     atomic_int refs;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;        /* recursive (request.c) */
     int state;                 /* FC__ST_*, under mu */
     bool answered;             /* under mu */
     bool deferred;             /* fc_request_defer was called */

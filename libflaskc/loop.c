@@ -145,7 +145,7 @@ int fc__loop_post_node(fc__loop *l, fc__post *p, void (*cb)(void *ud), void *ud)
 {
     if (!l || !p || !cb)
         return FC_EINVAL;
-    p->heap = false;
+    p->heap = p->run_at_free = false;
     return post_enqueue(l, p, cb, ud);
 }
 
@@ -157,6 +157,7 @@ int fc__loop_post(fc__loop *l, void (*cb)(void *ud), void *ud)
     if (!p)
         return FC_ENOMEM;
     p->heap = true;
+    p->run_at_free = false;
     int rc = post_enqueue(l, p, cb, ud);
     if (rc)
         free(p);
@@ -274,6 +275,7 @@ fc__watch *fc__loop_watch(fc__loop *l, int fd, unsigned events,
     w->release.cb = watch_release;
     w->release.ud = w;
     w->release.heap = false;
+    w->release.run_at_free = true;
     watch_link(l, w);
     memset(&ev, 0, sizeof(ev));
     ev.events = events_to_epoll(events);
@@ -496,14 +498,15 @@ void fc__loop_free(fc__loop *l)
         return;
     fc__loop_stop(l);
 
-    /* Posts of a loop that never ran: dropped, except the internal releases
-     * of unwatched watches, which are run (they only free memory). */
+    /* Posts of a loop that never ran: dropped (their owners may be gone:
+     * a database part freed after a failed start), except the releases of
+     * unwatched watches, which only free memory and are run. */
     p = l->posts.head;
     while (p) {
         struct fc__post *next = p->next;
         if (p->heap)
             free(p);
-        else
+        else if (p->run_at_free)
             p->cb(p->ud);
         p = next;
     }

@@ -501,10 +501,12 @@ static void looked_up(void *ud, const char *host, const char *hostaddr, const ch
 {
     struct pconn *pc = ud;
     pc->lookup = NULL;
-    if (err)
+    if (err) {
         connect_failed(pc, err);
-    else
+    } else {
+        pc->ctimer = fc__loop_timer(pc->pg->loop, PG_CONNECT_TIMEOUT_MS, ctimeout_fire, pc);
         connect_start(pc, host, hostaddr, port);
+    }
     fc__pg_kick(pc->pg);
 }
 
@@ -513,13 +515,16 @@ void fc__pg_conn_connect(struct pconn *pc)
     pgt *pg = pc->pg;
     if (pg->stopping)
         return;
-    /* the timeout covers the name lookup too */
     pc->state = C_CONNECTING;
-    pc->ctimer = fc__loop_timer(pg->loop, PG_CONNECT_TIMEOUT_MS, ctimeout_fire, pc);
     if (!pg->top->hosts) {
+        pc->ctimer = fc__loop_timer(pg->loop, PG_CONNECT_TIMEOUT_MS, ctimeout_fire, pc);
         connect_start(pc, NULL, NULL, NULL);
         return;
     }
+    /* the connect timeout starts once the names are looked up: the
+     * resolver has its own (resolv.conf), and a lookup cut short by ours
+     * would start over at every attempt and never finish on a slow DNS;
+     * so there is at most one lookup per connection */
     pc->lookup = fc__pg_lookup_start(pg->top->hosts, pg->loop, looked_up, pc);
     if (!pc->lookup)
         connect_failed(pc, "cannot start a thread to look up the database host");

@@ -93,8 +93,9 @@ int fc__pg_hosts_new(const char *url, fc__pg_hosts **out)
     /* what libpq would use: the URL's value, else the environment's */
     const char *host = opt(o, "host") ? opt(o, "host") : getenv("PGHOST");
     const char *port = opt(o, "port") ? opt(o, "port") : getenv("PGPORT");
-    const char *env_addr = getenv("PGHOSTADDR");
-    bool given = opt(o, "hostaddr") || (env_addr && *env_addr);
+    const char *env_addr = getenv("PGHOSTADDR"), *env_service = getenv("PGSERVICE");
+    /* a service file ranks above the environment in libpq: leave it to libpq */
+    bool given = opt(o, "hostaddr") || (env_addr && *env_addr) || opt(o, "service") || (env_service && *env_service);
     int rc = 0;
     fc__pg_hosts *h = NULL;
     char **ports = NULL;

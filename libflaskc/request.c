@@ -8,6 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A request's mu is recursive: the lazy accessors (headers, cookies, forms)
+ * take it, and some run while it is held (an error page reads Accept). */
+static pthread_mutexattr_t mu_attr;
+static pthread_once_t mu_attr_once = PTHREAD_ONCE_INIT;
+static void mu_attr_init(void)
+{
+    pthread_mutexattr_init(&mu_attr);
+    pthread_mutexattr_settype(&mu_attr, PTHREAD_MUTEX_RECURSIVE);
+}
+
 fc_request *fc__request_new(fc_app *app, fc__loop *loop, const fc__transport *tp, void *tp_ctx)
 {
     fc__arena *a = fc__arena_new(4096);
@@ -28,7 +38,8 @@ fc_request *fc__request_new(fc_app *app, fc__loop *loop, const fc__transport *tp
     req->remote_addr = "";
     req->query_raw = "";
     atomic_init(&req->refs, 1);
-    pthread_mutex_init(&req->mu, NULL);
+    pthread_once(&mu_attr_once, mu_attr_init);
+    pthread_mutex_init(&req->mu, &mu_attr);
     req->start_ms = fc__now_ms();
     atomic_fetch_add_explicit(&app->active, 1, memory_order_relaxed);
     return req;
@@ -228,16 +239,28 @@ void fc_query_each(fc_request *req, bool (*fn)(const char *, const char *, void 
             break;
 }
 
+/* Header values are copied into the arena (under mu, like every lazy part:
+ * the owning thread may be answering a cancel meanwhile); the user's
+ * callback runs outside it. */
 const char *fc_request_header(fc_request *req, const char *name)
 {
     if (!name)
         return NULL;
-    return req->tp->header(req, name);
+    pthread_mutex_lock(&req->mu);
+    const char *v = req->tp->header(req, name);
+    pthread_mutex_unlock(&req->mu);
+    return v;
 }
 
 void fc_request_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud)
 {
-    req->tp->headers_each(req, fn, ud);
+    fc__kvlist all = {0};
+    pthread_mutex_lock(&req->mu);
+    req->tp->headers_copy(req, &all);
+    pthread_mutex_unlock(&req->mu);
+    for (size_t i = 0; i < all.n; i++)
+        if (!fn(all.items[i].key, all.items[i].value, ud))
+            break;
 }
 
 static bool cookie_header(const char *name, const char *value, void *ud)

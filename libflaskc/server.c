@@ -37,12 +37,12 @@
 static void srv_suspend(fc_request *req);
 static const char *srv_remote_addr(fc_request *req);
 static const char *srv_header(fc_request *req, const char *name);
-static void srv_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud);
+static void srv_headers_copy(fc_request *req, fc__kvlist *out);
 
 static const fc__transport server_tp = {
     .remote_addr = srv_remote_addr,
     .header = srv_header,
-    .headers_each = srv_headers_each,
+    .headers_copy = srv_headers_copy,
     .complete = fc__srv_complete,
     .suspend = srv_suspend,
     .stream_wake = fc__srv_stream_wake,
@@ -152,8 +152,7 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* The user's callback runs on copies, outside the reader section. */
-static void srv_headers_each(fc_request *req, bool (*fn)(const char *, const char *, void *), void *ud)
+static void srv_headers_copy(fc_request *req, fc__kvlist *out)
 {
     struct srv_req *sr = SR(req);
     struct each_ctx c = {req->arena, {0}, false};
@@ -161,9 +160,7 @@ static void srv_headers_each(fc_request *req, bool (*fn)(const char *, const cha
         return;
     MHD_get_connection_values(sr->conn, MHD_HEADER_KIND, each_header, &c);
     read_end(sr);
-    for (size_t i = 0; i < c.copy.n; i++)
-        if (!fn(c.copy.items[i].key, c.copy.items[i].value, ud))
-            break;
+    *out = c.copy;
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,

@@ -76,6 +76,15 @@ FC_ROUTE(misc, "POST", "/len", body_len)
                                                  fc_request_remote_addr(req)));
 }
 
+/* the test client refuses a polling thread: its wait would stall the loop */
+static fc_app *g_app;
+FC_ROUTE(misc, "GET", "/nested", nested)
+{
+    fc_test_response *r = fc_test_request(g_app, "GET", "/about", NULL, NULL, 0);
+    fc_response_text(req, 200, r ? "served" : "refused");
+    fc_test_response_free(r);
+}
+
 FC_ROUTE(misc, "GET", "/path/<path:p>", path_p)
 {
     fc_response_text(req, 200, fc_arg(req, "p"));
@@ -614,6 +623,8 @@ static void test_client_parser(void)
  * bytes a client would encode, the peer address. */
 static void test_client_wire(fc_app *app)
 {
+    g_app = app;
+    EXPECT(app, "GET", "/nested", 200, "refused");
     fc_test_response *r = get(app, "GET", "/about");
     const char *date = fc_test_header(r, "Date");
     CHECK(date && strlen(date) == 29 && !strcmp(date + 25, " GMT"));

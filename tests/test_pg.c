@@ -837,6 +837,7 @@ static void test_restart(fc_app *app, const char *url, fc_blueprint *bp)
                 usleep(100 * 1000);
         }
         CHECK_INT(st, 200);
+        CHECK_INT(row, 4);
     }
     fc_app_free(d);
     int ok = 0;
