@@ -350,7 +350,8 @@ static void test_many_query_params(void)
             answered, grown);
     CHECK_INT(answered, n);
 #ifndef __SANITIZE_ADDRESS__ /* ASan keeps freed memory in quarantine (its leak check covers this) */
-    CHECK(grown < 1024); /* it was 4.8 KB a request */
+    if (!slow_host)           /* nor is RSS under valgrind the program's own (valgrind's leak check is) */
+        CHECK(grown < 1024); /* it was 4.8 KB a request */
 #endif
     for (int i = 0; i < 100 && atomic_load(&app->active) > 0; i++)
         usleep(10 * 1000);
