@@ -209,6 +209,7 @@ typedef struct fc__match {
     size_t nargs;
     unsigned allow;
     const char *redirect_path; /* REDIRECT: decoded path, arena */
+    bool refused; /* NOT_FOUND/405 as a converter refused a value of the rule found */
 } fc__match;
 /**
  * Match a decoded @p path for @p method (a mask bit; 0 = unknown method).

@@ -87,7 +87,7 @@ struct node {
     size_t nrules, caprules;
     /* dynamic nodes: the pattern, borrowed from the rule that made the node */
     const struct piece *pieces;
-    size_t npieces;
+    size_t npieces, nvars; /* nvars: the variable pieces */
     const struct var *vars;
     const char *key;
     size_t keylen;
@@ -191,8 +191,10 @@ static struct node *node_child(fc__router *r, struct node *nd, const struct rule
     if (s->is_static) {
         bool found;
         size_t i = static_find(nd, s->key, s->keylen, &found);
+        /* found only when st holds nst > 0 children (the analyzer, not following
+         * static_find after a node was just made, assumes found with st NULL) */
         if (found)
-            return nd->st[i].n;
+            return nd->st[i].n; /* NOLINT(clang-analyzer-core.NullDereference) */
         if (fc__vec_grow((void **)&nd->st, &nd->capst, nd->nst + 1, sizeof(*nd->st)) < 0 ||
             !(c = calloc(1, sizeof(*c))))
             return NULL;
@@ -212,6 +214,7 @@ static struct node *node_child(fc__router *r, struct node *nd, const struct rule
         return NULL;
     c->pieces = ru->pieces + s->first;
     c->npieces = s->count;
+    c->nvars = s->nvars;
     c->vars = ru->vars;
     c->key = s->key;
     c->keylen = s->keylen;
@@ -306,13 +309,6 @@ fail:
 
 /* ----- matching ----------------------------------------------------------- */
 
-struct cap {
-    const char *s;
-    size_t len;
-    long long i;
-    double d;
-};
-
 struct mctx {
     const char *s; /* the path without its leading slashes */
     size_t n;
@@ -321,64 +317,20 @@ struct mctx {
     struct cap caps[FC__RULE_MAX_VARS];
     size_t ncaps;
     const struct rule *found;
-    /* bytes the converters may still examine: several variables in one
-     * segment ("<a>-<b>-<c>.json") backtrack polynomially on hostile paths
-     * ("-" x 30000); past the budget the path does not match (404) */
-    size_t budget;
 };
 
-#define MATCH_BUDGET ((size_t)4 << 20)
+/* M_ERR: out of memory (pattern.c's table) */
+enum { M_NONE, M_FOUND, M_SLASH, M_ERR };
 
-enum { M_NONE, M_FOUND, M_SLASH };
-
-/* Match the pieces of @p d from piece @p i against s[pos..len), pushing captures.
- * Path variables take the shortest text, others the longest (like the regexes). */
-static bool pieces_match(const struct node *d, size_t i, const char *s, size_t len, size_t pos,
-                         struct mctx *m)
+/* Match the dynamic step @p d on s[pos..end), pushing its captures. 1, 0 or FC_ENOMEM. */
+static int step_match(const struct node *d, size_t pos, size_t end, struct mctx *m)
 {
-    if (i == d->npieces)
-        return pos == len;
-    const struct piece *p = &d->pieces[i];
-    if (p->var < 0) {
-        if (len - pos < p->litlen || memcmp(s + pos, p->lit, p->litlen) != 0)
-            return false;
-        return pieces_match(d, i + 1, s, len, pos + p->litlen, m);
-    }
-    const struct conv *cv = &d->vars[p->var].cv;
-    struct cap *c = &m->caps[m->ncaps];
-    size_t lim = len, lo = pos, hi;
-    if (cv->type != FC__ARG_PATH) {
-        const char *sl = memchr(s + pos, '/', len - pos);
-        if (sl)
-            lim = (size_t)(sl - s);
-    }
-    hi = lim;
-    if (i + 1 == d->npieces) {
-        lo = len; /* the last piece takes the rest */
-    } else if (i + 2 == d->npieces && d->pieces[i + 1].var < 0) {
-        if (len - pos < d->pieces[i + 1].litlen)
-            return false;
-        lo = hi = len - d->pieces[i + 1].litlen; /* only a static suffix follows */
-        if (hi > lim)
-            return false;
-    }
-    if (lo > hi || lo < pos)
-        return false;
-    for (size_t k = 0; k <= hi - lo; k++) {
-        size_t end = cv->type == FC__ARG_PATH ? lo + k : hi - k;
-        c->s = s + pos;
-        c->len = end - pos;
-        if (m->budget <= c->len)
-            return false;
-        m->budget -= c->len + 1;
-        if (!fc__rule_check(cv, c->s, c->len, &c->i, &c->d))
-            continue;
-        m->ncaps++;
-        if (pieces_match(d, i + 1, s, len, end, m))
-            return true;
-        m->ncaps--;
-    }
-    return false;
+    if (d->nvars > FC__RULE_MAX_VARS - m->ncaps)
+        return 0; /* cannot happen: a rule has at most FC__RULE_MAX_VARS variables */
+    int rc = fc__pattern_match(d->pieces, d->npieces, d->vars, m->s, pos, end, m->caps + m->ncaps);
+    if (rc > 0)
+        m->ncaps += d->nvars;
+    return rc;
 }
 
 static bool rule_strict(const struct rule *ru) { return !(ru->flags & FC__RULE_NO_STRICT_SLASHES); }
@@ -415,19 +367,20 @@ static int match_node(const struct node *nd, size_t pos, struct mctx *m)
         return rv;
     for (size_t k = 0; k < nd->ndyn; k++) {
         const struct node *d = nd->dyn[k];
-        size_t save = m->ncaps;
-        if (d->final) {
-            size_t fend = m->n, after = m->n + 1;
-            if (d->suffixed && fend > pos && m->s[fend - 1] == '/') {
-                fend--;
+        size_t save = m->ncaps, dend = end, after = next;
+        int mr;
+        if (d->final) { /* the rest of the path, slashes included */
+            dend = m->n;
+            after = m->n + 1;
+            if (d->suffixed && dend > pos && m->s[dend - 1] == '/') {
+                dend--;
                 after = m->n; /* the trailing slash is left as an empty segment */
             }
-            if (pieces_match(d, 0, m->s, fend, pos, m) && (rv = match_node(d, after, m)) != M_NONE)
-                return rv;
-        } else if (pieces_match(d, 0, m->s, end, pos, m) &&
-                   (rv = match_node(d, next, m)) != M_NONE) {
-            return rv;
         }
+        if ((mr = step_match(d, pos, dend, m)) < 0)
+            return M_ERR;
+        if (mr > 0 && (rv = match_node(d, after, m)) != M_NONE)
+            return rv;
         m->ncaps = save;
     }
     if (pos == m->n) { /* only a trailing slash is left: non-strict leaf rules */
@@ -484,8 +437,9 @@ int fc__router_match(const fc__router *r, unsigned method, const char *path, siz
     m.have = 0;
     m.ncaps = 0;
     m.found = NULL;
-    m.budget = MATCH_BUDGET;
     int rv = match_node(r->root, 0, &m);
+    if (rv == M_ERR)
+        return FC_ENOMEM;
     if (rv == M_SLASH)
         return redirect_to(a, path, pathlen, true, out);
     if (rv == M_NONE && has_double_slash(path, pathlen)) {
@@ -501,7 +455,9 @@ int fc__router_match(const fc__router *r, unsigned method, const char *path, siz
         m.n = n;
         m.ncaps = 0;
         rv = match_node(r->root, 0, &m);
-        if (rv != M_NONE)
+        if (rv == M_ERR)
+            return FC_ENOMEM;
+        if (rv != M_NONE) /* redirected before any value is converted, as Werkzeug does */
             return redirect_to(a, merged, n, rv == M_SLASH, out);
     }
     if (rv == M_NONE) {
@@ -511,17 +467,9 @@ int fc__router_match(const fc__router *r, unsigned method, const char *path, siz
         }
         return 0;
     }
+    /* Werkzeug's to_python, once the rule is chosen: a value it refuses ends matching
+     * (404, or 405 when rules for other methods matched the path on the way) */
     const struct rule *ru = m.found;
-    if ((method & FC__M_OPTIONS) && ru->auto_options) {
-        struct mctx all = m; /* method 0: every matching rule lands in have */
-        all.method = 0;
-        all.have = 0;
-        all.ncaps = 0;
-        match_node(r->root, 0, &all);
-        out->kind = FC__MATCH_OPTIONS;
-        out->allow = all.have;
-        return 0;
-    }
     fc__arg *args = NULL;
     if (ru->nvars && !(args = fc__arena_alloc(a, ru->nvars * sizeof(*args))))
         return FC_ENOMEM;
@@ -531,15 +479,37 @@ int fc__router_match(const fc__router *r, unsigned method, const char *path, siz
         char *v = fc__arena_strndup(a, c->s, c->len); /* NOLINT(clang-analyzer-core.CallAndMessage) */
         if (!v)
             return FC_ENOMEM;
+        long long iv = 0;
+        double dv = 0.0;
+        int rc = fc__rule_convert(&ru->vars[k].cv, v, c->len, &iv, &dv);
+        if (rc == FC_ENOMEM)
+            return rc;
+        if (rc < 0) {
+            out->kind = m.have ? FC__MATCH_METHOD_NOT_ALLOWED : FC__MATCH_NOT_FOUND;
+            out->allow = m.have;
+            out->refused = true;
+            return 0;
+        }
         args[k].name = ru->vars[k].name;
         args[k].type = ru->vars[k].cv.type;
-        args[k].i = args[k].type == FC__ARG_INT ? c->i : 0;
-        args[k].d = args[k].type == FC__ARG_FLOAT ? c->d : 0.0;
+        args[k].i = iv;
+        args[k].d = dv;
         if (args[k].type == FC__ARG_UUID)
             for (char *q = v; *q; q++)
                 if (*q >= 'A' && *q <= 'F')
                     *q = (char)(*q + 32);
         args[k].value = v;
+    }
+    if ((method & FC__M_OPTIONS) && ru->auto_options) {
+        struct mctx all = m; /* method 0: every matching rule lands in have */
+        all.method = 0;
+        all.have = 0;
+        all.ncaps = 0;
+        if (match_node(r->root, 0, &all) == M_ERR)
+            return FC_ENOMEM;
+        out->kind = FC__MATCH_OPTIONS;
+        out->allow = all.have;
+        return 0;
     }
     out->kind = FC__MATCH_OK;
     out->route = ru->route;

@@ -36,7 +36,7 @@ struct piece {
 /* One trie step: the pieces of one path segment, or of everything from the
  * segment holding a path converter to the end ("final"). */
 struct seg {
-    size_t first, count;
+    size_t first, count, nvars; /* nvars: the variable pieces among count */
     bool is_static, final, suffixed;
     char *key; /* static: the text; dynamic: the pattern without names */
     size_t keylen;
@@ -55,6 +55,12 @@ struct rule {
     size_t nsegs;
 };
 
+/* A variable's text in the path matched: s[0..len). */
+struct cap {
+    const char *s;
+    size_t len;
+};
+
 /** Write a reason into @p err (when given). Returns FC_EINVAL. */
 int fc__rule_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -63,13 +69,26 @@ int fc__rule_seterr(char *err, size_t errlen, const char *fmt, ...)
 int fc__rule_parse(struct rule *ru, const char *t, char *err, size_t errlen);
 /** Free a rule and everything it owns; NULL is fine. */
 void fc__rule_free(struct rule *ru);
-/** Does the converter accept s[0..n)? *i (int) or *d (float) get the typed value. */
-bool fc__rule_check(const struct conv *cv, const char *s, size_t n, long long *i, double *d);
+/** Werkzeug's to_python for a value whose shape matched: *i (int) or *d (float) get the
+ *  typed value. @p z is NUL-terminated at z[n]. 0, FC_EINVAL when the converter refuses it
+ *  (fixed_digits, min, max: the match ends there, in a 404 or 405) or FC_ENOMEM. */
+int fc__rule_convert(const struct conv *cv, const char *z, size_t n, long long *i, double *d);
+/** Is s[0..n) 8-4-4-4-12 hexadecimal digits (Werkzeug's uuid regex)? */
+bool fc__uuid_syntax(const char *s, size_t n);
 /** True when the name/value pairs @p kv name every variable of @p ru. */
 bool fc__rule_suitable(const struct rule *ru, const char *const *kv);
 /** url_for for one suitable rule: its path from the values in @p kv (nkv strings, even),
  *  the other pairs as a query string. *out malloc'ed. 0, FC_EINVAL (a converter
  *  refuses a value) or FC_ENOMEM. */
 int fc__rule_build(const struct rule *ru, const char *const *kv, size_t nkv, char **out);
+
+/* ----- pattern.c --------------------------------------------------------- */
+
+/** Match the @p np pieces of one trie step against s[pos..len) as Werkzeug's regex for
+ *  that part would: converter shapes only (values are converted after the whole match),
+ *  the same captures as its backtracking, in time linear in len - pos. @p caps gets one
+ *  entry per variable piece, in order. 1 (matched), 0 (no match) or FC_ENOMEM. */
+int fc__pattern_match(const struct piece *pc, size_t np, const struct var *vars, const char *s,
+                      size_t pos, size_t len, struct cap *caps);
 
 #endif /* FLASKC_ROUTER_INT_H */

@@ -42,12 +42,12 @@ static size_t utf8_chars(const char *s, size_t n)
     return c;
 }
 
-/* strtod for "[-]digits[.digits]" independent of LC_NUMERIC. */
-static bool parse_double(const char *s, size_t n, double *out)
+/* strtod for "[-]digits[.digits]" independent of LC_NUMERIC. 0 or FC_EINVAL. */
+static int parse_double(const char *s, size_t n, double *out)
 {
     char tmp[64];
     if (n == 0 || n >= sizeof(tmp))
-        return false;
+        return FC_EINVAL;
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     const char *dp = localeconv()->decimal_point;
@@ -57,20 +57,16 @@ static bool parse_double(const char *s, size_t n, double *out)
     char *end;
     double d = strtod(tmp, &end);
     if (end != tmp + n || !isfinite(d))
-        return false;
+        return FC_EINVAL;
     *out = d;
-    return true;
+    return 0;
 }
 
 /* Werkzeug's "-?\d+": fc__parse_ll, except that a '+' sign is refused, as
- * Werkzeug does ("/n/+5" is a 404, "min=+1" a bad rule). *ndigits: without the sign. */
-static bool parse_int(const char *s, size_t n, bool allow_sign, long long *out, size_t *ndigits)
+ * Werkzeug does ("/n/+5" is a 404, "min=+1" a bad rule). */
+static bool parse_int(const char *s, size_t n, bool allow_sign, long long *out)
 {
-    if ((n > 0 && s[0] == '+') || fc__parse_ll(s, n, allow_sign, out) != 0)
-        return false;
-    if (ndigits)
-        *ndigits = n - (s[0] == '-');
-    return true;
+    return !(n > 0 && s[0] == '+') && fc__parse_ll(s, n, allow_sign, out) == 0;
 }
 
 static bool float_syntax(const char *s, size_t n, bool allow_sign)
@@ -87,7 +83,7 @@ static bool float_syntax(const char *s, size_t n, bool allow_sign)
     return i == n && i > b;
 }
 
-static bool uuid_syntax(const char *s, size_t n)
+bool fc__uuid_syntax(const char *s, size_t n)
 {
     if (n != 36)
         return false;
@@ -99,37 +95,58 @@ static bool uuid_syntax(const char *s, size_t n)
     return true;
 }
 
-/* Does the converter accept s[0..n)? i/d get the typed value. */
-bool fc__rule_check(const struct conv *cv, const char *s, size_t n, long long *i, double *d)
+/* Werkzeug's to_python: fixed_digits (Python's len(), so the sign counts), then the value
+ * against min and max. */
+int fc__rule_convert(const struct conv *cv, const char *z, size_t n, long long *i, double *d)
+{
+    int rc;
+    switch (cv->type) {
+    case FC__ARG_INT:
+        if (!parse_int(z, n, cv->is_signed, i))
+            return FC_EINVAL; /* past 64 bits: the matcher refused its shape already */
+        if (cv->fixed_digits && n != cv->fixed_digits)
+            return FC_EINVAL;
+        return (cv->has_min && *i < cv->imin) || (cv->has_max && *i > cv->imax) ? FC_EINVAL : 0;
+    case FC__ARG_FLOAT:
+        if ((rc = parse_double(z, n, d)) < 0)
+            return rc;
+        return (cv->has_min && *d < cv->dmin) || (cv->has_max && *d > cv->dmax) ? FC_EINVAL : 0;
+    case FC__ARG_STRING:
+    case FC__ARG_PATH:
+    case FC__ARG_UUID:
+    case FC__ARG_ANY:
+        break;
+    }
+    return 0;
+}
+
+/* url_for's check of a value: its shape and its conversion. */
+static int value_check(const struct conv *cv, const char *z, size_t n, long long *i, double *d)
 {
     switch (cv->type) {
     case FC__ARG_STRING: {
-        size_t c = utf8_chars(s, n);
-        return c >= cv->minlen && c <= cv->maxlen;
+        size_t c = utf8_chars(z, n);
+        return c >= cv->minlen && c <= cv->maxlen ? 0 : FC_EINVAL;
     }
     case FC__ARG_PATH:
-        return n > 0 && s[0] != '/';
-    case FC__ARG_INT: {
-        size_t nd;
-        if (!parse_int(s, n, cv->is_signed, i, &nd))
-            return false;
-        if (cv->fixed_digits && nd != cv->fixed_digits)
-            return false;
-        return !(cv->has_min && *i < cv->imin) && !(cv->has_max && *i > cv->imax);
-    }
+        return n > 0 && z[0] != '/' ? 0 : FC_EINVAL;
+    case FC__ARG_INT:
+        if (!parse_int(z, n, cv->is_signed, i))
+            return FC_EINVAL;
+        break;
     case FC__ARG_FLOAT:
-        if (!float_syntax(s, n, cv->is_signed) || !parse_double(s, n, d))
-            return false;
-        return !(cv->has_min && *d < cv->dmin) && !(cv->has_max && *d > cv->dmax);
+        if (!float_syntax(z, n, cv->is_signed))
+            return FC_EINVAL;
+        break;
     case FC__ARG_UUID:
-        return uuid_syntax(s, n);
+        return fc__uuid_syntax(z, n) ? 0 : FC_EINVAL;
     case FC__ARG_ANY:
         for (size_t k = 0; k < cv->nitems; k++)
-            if (strlen(cv->items[k]) == n && memcmp(cv->items[k], s, n) == 0)
-                return true;
-        return false;
+            if (strlen(cv->items[k]) == n && memcmp(cv->items[k], z, n) == 0)
+                return 0;
+        return FC_EINVAL;
     }
-    return false;
+    return fc__rule_convert(cv, z, n, i, d);
 }
 
 static bool arg_bool(const char *v, bool *out)
@@ -156,6 +173,7 @@ static int conv_arg(struct conv *cv, const char *key, size_t klen, size_t pos, c
     char t[64];
     long long ll;
     double d;
+    int rc;
     if (cv->type == FC__ARG_ANY) {
         if (key)
             return fc__rule_seterr(err, errlen, "any() takes only positional items");
@@ -182,11 +200,13 @@ static int conv_arg(struct conv *cv, const char *key, size_t klen, size_t pos, c
         if (!arg_bool(t, &cv->is_signed))
             return fc__rule_seterr(err, errlen, "signed must be True or False");
     } else if (cv->type == FC__ARG_FLOAT) {
-        if (!parse_double(t, vl, &d))
+        if ((rc = parse_double(t, vl, &d)) == FC_ENOMEM)
+            return rc;
+        if (rc < 0 || !isfinite(d))
             return fc__rule_seterr(err, errlen, "%s must be a number", name);
         *(name[1] == 'i' ? &cv->dmin : &cv->dmax) = d;
         *(name[1] == 'i' ? &cv->has_min : &cv->has_max) = true;
-    } else if (!parse_int(t, vl, cv->type == FC__ARG_INT && name[0] == 'm', &ll, NULL) ||
+    } else if (!parse_int(t, vl, cv->type == FC__ARG_INT && name[0] == 'm', &ll) ||
                (name[0] == 'f' && ll > 64)) {
         return fc__rule_seterr(err, errlen, "%s must be a %s integer", name,
                       name[0] == 'm' && cv->type == FC__ARG_INT ? "" : "small non-negative");
@@ -427,9 +447,12 @@ static int add_seg(struct rule *ru, struct pbuf *pb, size_t first, bool final, b
     s->suffixed = suffixed;
     s->is_static = s->count == 0 || (s->count == 1 && ru->pieces[first].var < 0);
     /* key: literals as is, a variable as "<" + its converter spec + ">" */
-    for (size_t k = first; k < ru->npieces; k++)
+    s->nvars = 0;
+    for (size_t k = first; k < ru->npieces; k++) {
         len += ru->pieces[k].var < 0 ? ru->pieces[k].litlen
                                      : 2 + ru->vars[ru->pieces[k].var].spec_len;
+        s->nvars += ru->pieces[k].var >= 0;
+    }
     if (!(s->key = malloc(len + 1)))
         return FC_ENOMEM;
     len = 0;
@@ -529,26 +552,26 @@ static bool put_value(fc__buf *b, const struct conv *cv, const char *v, bool *oo
     long long i;
     double d;
     char tmp[48];
+    struct conv loose = *cv;
+    loose.fixed_digits = 0; /* "5" builds as "0005" */
+    int rc = value_check(&loose, v, n, &i, &d);
+    if (rc == FC_ENOMEM) {
+        *oom = true;
+        return true;
+    }
+    if (rc < 0)
+        return false;
     switch (cv->type) {
-    case FC__ARG_INT: {
-        struct conv loose = *cv;
-        loose.fixed_digits = 0; /* "5" builds as "0005" */
-        if (!fc__rule_check(&loose, v, n, &i, &d))
-            return false;
+    case FC__ARG_INT:
         snprintf(tmp, sizeof(tmp), "%0*lld", (int)cv->fixed_digits, i);
         *oom |= fc__buf_puts(b, tmp) != 0;
         return true;
-    }
     case FC__ARG_UUID:
-        if (!fc__rule_check(cv, v, n, &i, &d))
-            return false;
-        for (size_t k = 0; k < n; k++)
+        for (size_t k = 0; k < n && k < sizeof(tmp); k++)
             tmp[k] = (char)((v[k] >= 'A' && v[k] <= 'F') ? v[k] + 32 : v[k]);
         *oom |= fc__buf_append(b, tmp, n) != 0;
         return true;
     case FC__ARG_PATH:
-        if (n == 0)
-            return false;
         *oom |= fc__url_encode(b, v, n, PATH_SAFE "/", false) != 0;
         return true;
     case FC__ARG_STRING:
@@ -556,8 +579,6 @@ static bool put_value(fc__buf *b, const struct conv *cv, const char *v, bool *oo
     case FC__ARG_ANY:
         break;
     }
-    if (!fc__rule_check(cv, v, n, &i, &d))
-        return false;
     *oom |= fc__url_encode(b, v, n, PATH_SAFE, false) != 0;
     return true;
 }

@@ -668,6 +668,47 @@ static void test_client_wire(fc_app *app)
     CHECK(fc_test_request(app, "GE T", "/about", NULL, NULL, 0) == NULL);
 }
 
+/* Issue 19, whole requests: values are converted after the rule is chosen (404, or 405
+ * with the Allow of the rules for other methods met first). */
+static void i19_arg(fc_request *req)
+{
+    const char *name = fc_arg(req, "n") ? "n" : fc_arg(req, "x") ? "x" : fc_arg(req, "p") ? "p" : "s";
+    fc_response_text(req, 200, fc_request_printf(req, "%s %s=%s", fc_request_endpoint(req), name,
+                                                 fc_arg(req, name)));
+}
+
+static void test_convert_after_match(void)
+{
+    fc_app *app = fc_app_new("i19");
+    fc_blueprint *bp = fc_blueprint_new("i19", "");
+    static const struct {
+        const char *methods, *rule, *ep;
+    } routes[] = {
+        {"GET", "/lim/<int(max=100):n>", "lim"},  {"GET", "/lim/<s>", "lims"},
+        {"POST", "/lq/<int(max=1):n>", "lqp"},    {"GET", "/lq/<int(max=1):n>", "lqg"},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        CHECK_INT(fc_route(bp, routes[i].methods, routes[i].rule, i19_arg, routes[i].ep, 0), 0);
+    CHECK_INT(fc_app_register(app, bp), 0);
+    EXPECT(app, "GET", "/lim/50", 200, "i19.lim n=50");
+    EXPECT(app, "GET", "/lim/abc", 200, "i19.lims s=abc");
+    EXPECT(app, "GET", "/lim/500", 404, NULL); /* Flask: 404, not the next rule */
+    EXPECT(app, "HEAD", "/lim/500", 404, NULL);
+    EXPECT(app, "OPTIONS", "/lim/500", 404, NULL);
+    fc_test_response *r = get(app, "GET", "/lim//500?q=1");
+    CHECK_INT(fc_test_status(r), 308); /* merged first, converted on the next request */
+    CHECK_STR(fc_test_header(r, "Location"), "http://localhost/lim/500?q=1");
+    fc_test_response_free(r);
+    r = get(app, "GET", "/lq/5");
+    CHECK_INT(fc_test_status(r), 405);
+    const char *allow = fc_test_header(r, "Allow");
+    CHECK(allow_has(allow, "POST") && allow_has(allow, "OPTIONS") && !allow_has(allow, "GET"));
+    fc_test_response_free(r);
+    EXPECT(app, "GET", "/lq/1", 200, "i19.lqg n=1");
+    fc_app_free(app);
+    fc_blueprint_free(bp);
+}
+
 static void test_config(void)
 {
     fc_app *app = fc_app_new("cfg");
@@ -707,6 +748,7 @@ int main(void)
     CHECK_INT(fc_app_before(app, app_before), FC_EBUSY);
     fc_app_free(app);
     test_config();
+    test_convert_after_match();
     test_client_parser();
     TAP_DONE();
 }

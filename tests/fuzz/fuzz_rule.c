@@ -3,7 +3,9 @@
  * starting with '@' is a path to match, any other line a rule (up to 8, each
  * its own endpoint "r<i>"; the line number picks methods and flags). A
  * rejected rule must say why; an OK match has NUL-terminated arguments, and
- * url_for with them must succeed. */
+ * url_for with them must succeed; a value a converter refuses after the match
+ * (min, max, fixed_digits) ends in 404 or 405. Matching is linear in the path
+ * whatever the rules (pattern.c): libFuzzer's -timeout catches a slow input. */
 #include "fuzz.h"
 
 #define MAX_RULES 8
@@ -60,6 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 continue;
             if (m.kind == FC__MATCH_REDIRECT)
                 FZ_CHECK(m.redirect_path[0] == '/', "relative redirect");
+            FZ_CHECK(!m.refused || m.kind == FC__MATCH_NOT_FOUND ||
+                         m.kind == FC__MATCH_METHOD_NOT_ALLOWED,
+                     "a refused value gives %d", (int)m.kind);
             if (m.kind != FC__MATCH_OK)
                 continue;
             const char **kv = fc__arena_calloc(a, (2 * m.nargs + 3) * sizeof(char *));
