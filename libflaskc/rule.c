@@ -42,21 +42,27 @@ static size_t utf8_chars(const char *s, size_t n)
     return c;
 }
 
-/* strtod for "[-]digits[.digits]" independent of LC_NUMERIC. 0 or FC_EINVAL. */
-static int parse_double(const char *s, size_t n, double *out)
+/* strtod of z[0..n), z[n] == '\0', independent of LC_NUMERIC; any length (Python's float()
+ * of the text: a value too large is inf). 0, FC_EINVAL (not all of it a number), FC_ENOMEM. */
+static int parse_double(const char *z, size_t n, double *out)
 {
-    char tmp[64];
-    if (n == 0 || n >= sizeof(tmp))
-        return FC_EINVAL;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
+    char tmp[64], *buf = NULL, *end;
     const char *dp = localeconv()->decimal_point;
-    char *dot = memchr(tmp, '.', n);
-    if (dot && dp && dp[0] && dp[0] != '.' && !dp[1])
-        *dot = dp[0];
-    char *end;
-    double d = strtod(tmp, &end);
-    if (end != tmp + n || !isfinite(d))
+    const char *dot = n ? memchr(z, '.', n) : NULL;
+    if (n == 0)
+        return FC_EINVAL;
+    if (dot && dp && dp[0] && dp[0] != '.' && !dp[1]) { /* a copy with the locale's point */
+        if (n >= sizeof(tmp) && !(buf = malloc(n + 1)))
+            return FC_ENOMEM;
+        char *c = buf ? buf : tmp;
+        memcpy(c, z, n + 1);
+        c[dot - z] = dp[0];
+        z = c;
+    }
+    double d = strtod(z, &end);
+    bool all = end == z + n;
+    free(buf);
+    if (!all)
         return FC_EINVAL;
     *out = d;
     return 0;

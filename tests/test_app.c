@@ -669,7 +669,7 @@ static void test_client_wire(fc_app *app)
 }
 
 /* Issue 19, whole requests: values are converted after the rule is chosen (404, or 405
- * with the Allow of the rules for other methods met first). */
+ * with the Allow of the rules for other methods met first), and long floats. */
 static void i19_arg(fc_request *req)
 {
     const char *name = fc_arg(req, "n") ? "n" : fc_arg(req, "x") ? "x" : fc_arg(req, "p") ? "p" : "s";
@@ -686,6 +686,7 @@ static void test_convert_after_match(void)
     } routes[] = {
         {"GET", "/lim/<int(max=100):n>", "lim"},  {"GET", "/lim/<s>", "lims"},
         {"POST", "/lq/<int(max=1):n>", "lqp"},    {"GET", "/lq/<int(max=1):n>", "lqg"},
+        {"GET", "/float/<float:x>", "float"},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         CHECK_INT(fc_route(bp, routes[i].methods, routes[i].rule, i19_arg, routes[i].ep, 0), 0);
@@ -705,6 +706,10 @@ static void test_convert_after_match(void)
     CHECK(allow_has(allow, "POST") && allow_has(allow, "OPTIONS") && !allow_has(allow, "GET"));
     fc_test_response_free(r);
     EXPECT(app, "GET", "/lq/1", 200, "i19.lqg n=1");
+    EXPECT(app, "GET",
+           "/float/3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803",
+           200,
+           "i19.float x=3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803");
     fc_app_free(app);
     fc_blueprint_free(bp);
 }

@@ -584,6 +584,45 @@ static void test_convert_after_match(void)
     CHECK_INT(match(POST, "/lp/500"), FC__MATCH_NOT_FOUND);
 }
 
+/* Python's float() of any "\d+\.\d+", however long; huge values are inf (issue 19) */
+static void test_long_floats(void)
+{
+    static const char pi[] = "3.14159265358979323846264338327950288419716939937510582097494459"
+                             "230781640628620899862803";
+    char path[512];
+    int rc;
+    snprintf(path, sizeof(path), "/f/%s", pi); /* /f/<float:x> from test_converters */
+    CHECK_INT(match(GET, path), FC__MATCH_OK);
+    CHECK(arg("x") && arg("x")->d == 3.141592653589793);
+    CHECK_STR(argv_("x"), pi);
+    char *s = build("float", (const char *const[]){"x", pi, NULL}, &rc);
+    CHECK_INT(rc, 0);
+    CHECK(s && !strcmp(s, path));
+    free(s);
+    memset(path, '9', sizeof(path));
+    memcpy(path, "/f/", 3);
+    memcpy(path + 400, ".5", 3);
+    CHECK_INT(match(GET, path), FC__MATCH_OK);
+    CHECK(arg("x") && arg("x")->d > 1e308); /* inf */
+    memset(path, '0', sizeof(path));
+    memcpy(path, "/f/0.", 5);
+    memcpy(path + 400, "1", 2);
+    CHECK_INT(match(GET, path), FC__MATCH_OK);
+    CHECK(arg("x") && arg("x")->d == 0.0);
+    CHECK_INT(match(GET, "/f/00001.50000"), FC__MATCH_OK);
+    CHECK(arg("x") && arg("x")->d == 1.5);
+    memset(path, '1', sizeof(path));
+    memcpy(path, "/fs/-1.", 7); /* /fs/<float(signed=True, max=2.0):x> */
+    path[200] = '\0';
+    CHECK_INT(match(GET, path), FC__MATCH_OK);
+    CHECK(arg("x") && arg("x")->d < -1.11 && arg("x")->d > -1.12);
+    memcpy(path, "/fs/+2.", 7); /* a float larger than max after 64 characters */
+    path[4] = '2';
+    path[5] = '.';
+    path[6] = '1';
+    CHECK_INT(match(GET, path), FC__MATCH_NOT_FOUND);
+}
+
 /* Several variables in one segment or after a path variable match as the regexes
  * would (greedy, lazy path, any() in its order), in time linear in the path. */
 static void test_regex_semantics(void)
@@ -837,6 +876,7 @@ int main(void)
     test_errors();
     test_build();
     test_convert_after_match();
+    test_long_floats();
     test_regex_semantics();
     test_scale();
     test_hostile_backtracking();
