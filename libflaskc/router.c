@@ -376,6 +376,10 @@ static int match_node(const struct node *nd, size_t pos, struct mctx *m)
                 dend--;
                 after = m->n; /* the trailing slash is left as an empty segment */
             }
+            /* "(?<!/)(/?)": what the part matches never ends in '/' (Werkzeug redirects
+             * "/p/a//" to "/p/a/" by merging slashes, it does not take "a/") */
+            if (d->suffixed && dend > pos && m->s[dend - 1] == '/')
+                continue;
         }
         if ((mr = step_match(d, pos, dend, m)) < 0)
             return M_ERR;

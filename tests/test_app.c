@@ -669,7 +669,8 @@ static void test_client_wire(fc_app *app)
 }
 
 /* Issue 19, whole requests: values are converted after the rule is chosen (404, or 405
- * with the Allow of the rules for other methods met first), and long floats. */
+ * with the Allow of the rules for other methods met first), long floats, and a path
+ * variable of a rule ending in '/' never ends in '/' (308 to the merged path). */
 static void i19_arg(fc_request *req)
 {
     const char *name = fc_arg(req, "n") ? "n" : fc_arg(req, "x") ? "x" : fc_arg(req, "p") ? "p" : "s";
@@ -677,7 +678,7 @@ static void i19_arg(fc_request *req)
                                                  fc_arg(req, name)));
 }
 
-static void test_convert_after_match(void)
+static void test_convert_and_trailing_slashes(void)
 {
     fc_app *app = fc_app_new("i19");
     fc_blueprint *bp = fc_blueprint_new("i19", "");
@@ -686,7 +687,7 @@ static void test_convert_after_match(void)
     } routes[] = {
         {"GET", "/lim/<int(max=100):n>", "lim"},  {"GET", "/lim/<s>", "lims"},
         {"POST", "/lq/<int(max=1):n>", "lqp"},    {"GET", "/lq/<int(max=1):n>", "lqg"},
-        {"GET", "/float/<float:x>", "float"},
+        {"GET", "/float/<float:x>", "float"},     {"GET", "/paths/<path:p>/", "paths"},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         CHECK_INT(fc_route(bp, routes[i].methods, routes[i].rule, i19_arg, routes[i].ep, 0), 0);
@@ -706,6 +707,15 @@ static void test_convert_after_match(void)
     CHECK(allow_has(allow, "POST") && allow_has(allow, "OPTIONS") && !allow_has(allow, "GET"));
     fc_test_response_free(r);
     EXPECT(app, "GET", "/lq/1", 200, "i19.lqg n=1");
+    r = get(app, "GET", "/paths/a///?q=1");
+    CHECK_INT(fc_test_status(r), 308);
+    CHECK_STR(fc_test_header(r, "Location"), "http://localhost/paths/a/?q=1");
+    fc_test_response_free(r);
+    r = get(app, "GET", "/paths/a//edit");
+    CHECK_INT(fc_test_status(r), 308);
+    CHECK_STR(fc_test_header(r, "Location"), "http://localhost/paths/a//edit/");
+    fc_test_response_free(r);
+    EXPECT(app, "GET", "/paths/a//b/", 200, "i19.paths p=a//b");
     EXPECT(app, "GET",
            "/float/3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803",
            200,
@@ -753,7 +763,7 @@ int main(void)
     CHECK_INT(fc_app_before(app, app_before), FC_EBUSY);
     fc_app_free(app);
     test_config();
-    test_convert_after_match();
+    test_convert_and_trailing_slashes();
     test_client_parser();
     TAP_DONE();
 }

@@ -623,6 +623,46 @@ static void test_long_floats(void)
     CHECK_INT(match(GET, path), FC__MATCH_NOT_FOUND);
 }
 
+/* A path variable of a rule ending in '/' cannot end in '/' (Werkzeug's "(?<!/)(/?)"):
+ * extra trailing slashes are merged by a redirect (issue 19). */
+static void test_path_trailing_slashes(void)
+{
+    CHECK_INT(add("/paths/<path:p>/", GET, "paths", 120, 0), 0);
+    CHECK_INT(match(GET, "/paths/a///"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/paths/a/");
+    CHECK_INT(match(GET, "/paths/a//"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/paths/a/");
+    CHECK_INT(match(GET, "/paths/a/b//"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/paths/a/b/");
+    CHECK_INT(match(GET, "/paths//a/"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/paths/a/");
+    CHECK_INT(match(GET, "/paths/a//edit"), FC__MATCH_REDIRECT); /* inner '//' kept */
+    CHECK_STR(M.redirect_path, "/paths/a//edit/");
+    CHECK_INT(match(GET, "/paths/a//b/"), FC__MATCH_OK);
+    CHECK_STR(argv_("p"), "a//b");
+    CHECK_INT(match(GET, "/paths/a/"), FC__MATCH_OK);
+    CHECK_STR(argv_("p"), "a");
+    CHECK_INT(add("/pl/<path:p>/", GET, "pl", 121, FC__RULE_NO_STRICT_SLASHES), 0);
+    CHECK_INT(match(GET, "/pl/a//"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/pl/a/");
+    CHECK_INT(match(GET, "/pl/a"), FC__MATCH_OK);
+    CHECK_STR(argv_("p"), "a");
+    CHECK_INT(match(GET, "/pl/a/"), FC__MATCH_OK);
+    CHECK_STR(argv_("p"), "a");
+    CHECK_INT(add("/pes/<path:p>/edit/", GET, "pes", 122, 0), 0);
+    CHECK_INT(match(GET, "/pes/a//edit/"), FC__MATCH_OK); /* the path may end in '/' here */
+    CHECK_STR(argv_("p"), "a/");
+    CHECK_INT(match(GET, "/pes/a/edit//"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/pes/a/edit/");
+    CHECK_INT(add("/pi/<path:p>/<int:n>/", GET, "pi", 123, 0), 0);
+    CHECK_INT(match(GET, "/pi/a/5//"), FC__MATCH_REDIRECT);
+    CHECK_STR(M.redirect_path, "/pi/a/5/");
+    /* without a trailing '/' in the rule, the path takes them all */
+    CHECK_INT(add("/pnt/<path:p>", GET, "pnt", 125, 0), 0);
+    CHECK_INT(match(GET, "/pnt/a///"), FC__MATCH_OK);
+    CHECK_STR(argv_("p"), "a///");
+}
+
 /* Several variables in one segment or after a path variable match as the regexes
  * would (greedy, lazy path, any() in its order), in time linear in the path. */
 static void test_regex_semantics(void)
@@ -877,6 +917,7 @@ int main(void)
     test_build();
     test_convert_after_match();
     test_long_floats();
+    test_path_trailing_slashes();
     test_regex_semantics();
     test_scale();
     test_hostile_backtracking();

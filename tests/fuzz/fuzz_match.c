@@ -3,8 +3,9 @@
  * in the middle and at the end, uuid, any, suffixes, non-strict slashes).
  * Input: "METHOD\npath" (the path may hold any byte). Invariants: an OK match
  * has one NUL-terminated argument per rule variable that its converter
- * accepts (an int or float argument's value is its text's), and url_for of
- * those arguments builds a URL that matches again; a redirect goes
+ * accepts (an int or float argument's value is its text's), a path argument
+ * of a rule ending in '/' does not end in '/' (Werkzeug's "(?<!/)(/?)"), and
+ * url_for of those arguments builds a URL that matches again; a redirect goes
  * to an absolute path, and following it neither redirects again nor finds
  * nothing, unless a converter refuses a value there; a converter refusing a
  * value (min, max, fixed_digits: Werkzeug converts after the match) ends in
@@ -56,8 +57,9 @@ static const struct {
     {"/lq/<int(min=2, fixed_digits=2, signed=True):n>", POST, 0},
     {"/lq/<int(min=2, fixed_digits=2, signed=True):n>", GET, 0},
     {"/lf/<float(min=0.5, max=9.5):x>-<int(max=9):n>/", GET, 0},
-    /* several variables in a segment, and after a path */
+    /* several variables in a segment, after a path, and a path in a rule ending in '/' */
     {"/m/<a>-<b>.<any(x, xy):c>", GET, 0},
+    {"/pp/<path:a>-<path:b>/", GET, FC__RULE_NO_STRICT_SLASHES},
     {"/pq/<path:a>.<int:n>/<b>", GET, 0},
 };
 #define NRULES (sizeof(RULES) / sizeof(RULES[0]))
@@ -132,6 +134,11 @@ static void check(fc__arena *a, unsigned mbit, const char *path, size_t len, boo
                 double v = strtod(g->value, &end);
                 FZ_CHECK(*end == '\0' && v == g->d, "float argument '%s' vs %g", g->value, g->d);
             }
+            size_t rl = strlen(m.rule);
+            if (g->type == FC__ARG_PATH && k + 1 == m.nargs && rl > 2 &&
+                !strcmp(m.rule + rl - 2, ">/"))
+                FZ_CHECK(vl == 0 || g->value[vl - 1] != '/', "path argument '%s' ends in '/'",
+                         g->value);
             if (g->type == FC__ARG_UUID) {
                 FZ_CHECK(vl == 36, "uuid length %zu", vl);
                 for (const char *q = g->value; *q; q++)
