@@ -136,6 +136,34 @@ FC_APP_ROUTE("GET", "/u/<uuid:u>", uuid_)
     fc_response_html(req, 200, fc_arg(req, "u"));
 }
 
+/* issue 19: values are converted after the match; a path before a final '/';
+ * two variables in one segment */
+FC_APP_ROUTE("GET", "/lim/<int(max=100):n>", lim)
+{
+    fc_response_html(req, 200, fc_request_printf(req, "lim n=%lld", fc_arg_int(req, "n")));
+}
+
+FC_APP_ROUTE("GET", "/lim/<s>", lim_s)
+{
+    fc_response_html(req, 200, fc_request_printf(req, "lim s=[%s]", fc_arg(req, "s")));
+}
+
+FC_APP_ROUTE("GET", "/paths/<path:p>/", paths)
+{
+    fc_response_html(req, 200, fc_request_printf(req, "paths=[%s]", fc_arg(req, "p")));
+}
+
+FC_APP_ROUTE("GET", "/pair/<a>-<b>", pair)
+{
+    fc_response_html(req, 200, fc_request_printf(req, "pair a=%zu b=%zu", strlen(fc_arg(req, "a")),
+                                                 strlen(fc_arg(req, "b"))));
+}
+
+FC_APP_ROUTE("GET", "/pair/<path:rest>", pair_rest)
+{
+    fc_response_html(req, 200, fc_request_printf(req, "pair rest=%zu", strlen(fc_arg(req, "rest"))));
+}
+
 FC_APP_ROUTE("GET", "/any/<any(a,b):v>", any_)
 {
     fc_response_html(req, 200, fc_request_printf(req, "any=%s", fc_arg(req, "v")));

@@ -58,6 +58,33 @@ def uuid_(u):
     return str(u)
 
 
+# issue 19: values are converted after the match; a path before a final '/';
+# two variables in one segment
+@app.route("/lim/<int(max=100):n>")
+def lim(n):
+    return "lim n=%d" % n
+
+
+@app.route("/lim/<s>")
+def lim_s(s):
+    return "lim s=[%s]" % s
+
+
+@app.route("/paths/<path:p>/")
+def paths(p):
+    return "paths=[%s]" % p
+
+
+@app.route("/pair/<a>-<b>")
+def pair(a, b):
+    return "pair a=%d b=%d" % (len(a), len(b))
+
+
+@app.route("/pair/<path:rest>")
+def pair_rest(rest):
+    return "pair rest=%d" % len(rest)
+
+
 @app.route("/any/<any(a,b):v>")
 def any_(v):
     return "any=" + v
