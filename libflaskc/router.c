@@ -512,7 +512,7 @@ int fc__router_match(const fc__router *r, unsigned method, const char *path, siz
         if (match_node(r->root, 0, &all) == M_ERR)
             return FC_ENOMEM;
         out->kind = FC__MATCH_OPTIONS;
-        out->allow = all.have;
+        out->allow = all.have | ru->methods; /* the chosen rule is one of them */
         return 0;
     }
     out->kind = FC__MATCH_OK;
