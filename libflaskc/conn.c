@@ -107,6 +107,20 @@ void fc__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
  * less than FC__RESPONSE_ROOM for the answer gets a 431 at once. */
 #define FC__RESPONSE_ROOM 1024
 #define FC__MHD_VALUE_COST 64 /* libmicrohttpd's record of one value, rounded up */
+/* The connection memory a request takes: its header lines (@p header_size),
+ * libmicrohttpd's record of each value, its copy of the Cookie header. */
+static size_t pool_used(struct MHD_Connection *conn, size_t header_size)
+{
+    size_t used = header_size;
+    int n = MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, NULL, NULL);
+    if (n > 0)
+        used += (size_t)n * FC__MHD_VALUE_COST;
+    const char *cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
+    if (cookie)
+        used += strlen(cookie) + 1;
+    return used;
+}
+
 static bool no_room_for_answer(const fc_app *app, struct MHD_Connection *conn)
 {
     size_t pool = app->cfg.connection_memory;
@@ -118,13 +132,7 @@ static bool no_room_for_answer(const fc_app *app, struct MHD_Connection *conn)
      * so small requests (nearly all) are done here without counting */
     if (used * (2 + FC__MHD_VALUE_COST / 3 + 1) + FC__RESPONSE_ROOM <= pool)
         return false;
-    int n = MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, NULL, NULL);
-    if (n > 0)
-        used += (size_t)n * FC__MHD_VALUE_COST;
-    const char *cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
-    if (cookie)
-        used += strlen(cookie) + 1;
-    return used + FC__RESPONSE_ROOM > pool;
+    return pool_used(conn, used) + FC__RESPONSE_ROOM > pool;
 }
 
 bool fc__conn_answer_fits(const fc_app *app, struct MHD_Connection *conn, size_t answer_bytes)
@@ -133,13 +141,7 @@ bool fc__conn_answer_fits(const fc_app *app, struct MHD_Connection *conn, size_t
     if (answer_bytes <= FC__RESPONSE_ROOM / 2)
         return true;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-    size_t used = ci ? ci->header_size : 0;
-    int n = MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, NULL, NULL);
-    if (n > 0)
-        used += (size_t)n * FC__MHD_VALUE_COST;
-    const char *cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
-    if (cookie)
-        used += strlen(cookie) + 1;
+    size_t used = pool_used(conn, ci ? ci->header_size : 0);
     return used + answer_bytes + FC__RESPONSE_ROOM / 2 <= app->cfg.connection_memory;
 }
 
