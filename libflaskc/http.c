@@ -26,7 +26,7 @@ static int buf_undo(fc__buf *b, size_t start, int rc)
 
 /* ===== character classes ================================================== */
 
-static int hexval(unsigned char c)
+int fc__hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -86,7 +86,7 @@ size_t fc__percent_decode(char *s, size_t len, bool plus_is_space)
     while (i < len) {
         char c = s[i];
         if (c == '%' && len - i >= 3) {
-            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+            int h = fc__hexval((unsigned char)s[i + 1]), l = fc__hexval((unsigned char)s[i + 2]);
             if (h >= 0 && l >= 0) {
                 s[j++] = (char)(h * 16 + l);
                 i += 3;

@@ -79,6 +79,8 @@ char *fc__text_clean(fc__arena *a, const char *s, size_t n, fc__charset cs, size
 int fc__parse_ll(const char *s, size_t len, bool allow_sign, long long *out);
 
 /* ===== http.c: HTTP syntax: query, cookies, content types, dates (pure) = */
+/** The value of a hex digit, -1 if @p c is not one. */
+int fc__hexval(unsigned char c);
 
 /** Decode %XX in place (invalid escapes stay literal); '+' becomes ' ' when
  *  @p plus_is_space. Returns the new length; s is NUL-terminated after it. */

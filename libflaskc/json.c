@@ -48,23 +48,12 @@ static void js_ws(jscan *j)
         j->i++;
 }
 
-static int js_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The value of 4 hex digits at @p p, -1 if they are not. */
 static int js_hex4(const unsigned char *p)
 {
     int v = 0;
     for (int k = 0; k < 4; k++) {
-        int d = js_hexval(p[k]);
+        int d = fc__hexval(p[k]);
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -107,7 +96,7 @@ static bool js_string(jscan *j, bool key)
         if (j->n - i < 6) {
             /* cut short: the end of the data, unless what is there is no hex */
             for (size_t k = i + 2; k < j->n; k++)
-                if (js_hexval(j->s[k]) < 0)
+                if (fc__hexval(j->s[k]) < 0)
                     return js_fail(j, i, "invalid escape");
             break;
         }
