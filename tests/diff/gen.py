@@ -1248,6 +1248,22 @@ def _(req, f, o):
     return None
 
 
+# flask-differences.md, Werkzeug behaviour not copied
+@documented("options-nostrict-without-slash",
+            "OPTIONS reaching a strict_slashes=False rule without its final '/': Werkzeug sends no Allow, ours lists the rule's methods")
+def _(req, f, o):
+    if req["method"] != b"OPTIONS" or f["status"] != 200 or f["allow"] is not None or o["allow"] is None:
+        return None
+    path = "/" + utf8_or_pct(decoded_path(req)).lstrip("/")
+    for rule in RULES:
+        if "nostrict" in rule.flags and rule.full.endswith("/") and not path.endswith("/") and \
+                rule_regex(rule).fullmatch(path + "/"):
+            g = copy_answer(f)
+            g["allow"] = o["allow"]
+            return g
+    return None
+
+
 # flask-differences.md, Requests
 @documented("int-past-64-bits",
             "an int route argument past 64 bits does not match, the next rule may (Flask: 500 past 4300 digits)")
