@@ -286,7 +286,9 @@ FC_API int fc_url_for(const fc_app *app, const char *endpoint, const char *const
  * The request (all returned strings are borrowed until the request ends)
  * ------------------------------------------------------------------------- */
 FC_API const char *fc_request_method(const fc_request *req);   /* "GET" ... */
-FC_API const char *fc_request_path(const fc_request *req);     /* decoded path, "/films/995/" */
+/** The decoded path, "/films/995/"; leading slashes as one ("//x" and "/%2Fx" give "/x",
+ *  as Werkzeug's request.path). */
+FC_API const char *fc_request_path(const fc_request *req);
 FC_API const char *fc_request_query_string(const fc_request *req); /* raw, without '?'; "" if none */
 FC_API const char *fc_request_endpoint(const fc_request *req); /* "films.get_film", NULL on routing errors */
 FC_API const char *fc_request_blueprint(const fc_request *req); /* "films", "" for app routes, NULL */

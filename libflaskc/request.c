@@ -114,7 +114,16 @@ bool fc__request_body_append(fc_request *req, const char *data, size_t len)
 
 /* ---- simple accessors ---- */
 const char *fc_request_method(const fc_request *req) { return req->method; }
-const char *fc_request_path(const fc_request *req) { return req->path; }
+/* Werkzeug's request.path is "/" + path.lstrip("/"): the path routing
+ * matched (router.c strips the same slashes). req->path keeps them all, for
+ * the access log and error messages, which show what was sent. */
+const char *fc_request_path(const fc_request *req)
+{
+    const char *p = req->path;
+    while (p && p[0] == '/' && p[1] == '/')
+        p++;
+    return p;
+}
 const char *fc_request_query_string(const fc_request *req) { return req->query_raw; }
 fc_app *fc_request_app(const fc_request *req) { return req->app; }
 const char *fc_request_remote_addr(fc_request *req)

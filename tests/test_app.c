@@ -87,7 +87,8 @@ FC_ROUTE(misc, "GET", "/nested", nested)
 
 FC_ROUTE(misc, "GET", "/path/<path:p>", path_p)
 {
-    fc_response_text(req, 200, fc_arg(req, "p"));
+    fc_response_text(req, 200,
+                     fc_request_printf(req, "%s %s", fc_arg(req, "p"), fc_request_path(req)));
 }
 
 FC_ROUTE(misc, "GET", "/u/<uuid:u>", uuid_u)
@@ -369,7 +370,11 @@ static void test_routing(fc_app *app)
     EXPECT(app, "GET", "/str/caf%C3%A9", 200, "name=[caf\xc3\xa9] len=5");
     EXPECT(app, "GET", "/str/a+b", 200, "name=[a+b] len=3");
     EXPECT(app, "GET", "/str/a%2Fb", 404, NULL);
-    EXPECT(app, "GET", "/path/a%2Fb/c", 200, "a/b/c");
+    EXPECT(app, "GET", "/path/a%2Fb/c", 200, "a/b/c /path/a/b/c");
+    /* leading slashes route and read as one (Werkzeug's "/" + path.lstrip("/")) */
+    EXPECT(app, "GET", "//path/x", 200, "x /path/x");
+    EXPECT(app, "GET", "/%2F/path/x?q=1", 200, "x /path/x");
+    EXPECT(app, "GET", "///path/a%2Fb/c", 200, "a/b/c /path/a/b/c");
     EXPECT(app, "GET", "/u/12345678-1234-1234-1234-123456789ABC", 200, "12345678-1234-1234-1234-123456789abc");
     EXPECT(app, "GET", "/u/not-a-uuid", 404, NULL);
     EXPECT(app, "GET", "/f/1", 404, NULL);

@@ -1554,15 +1554,6 @@ def _(req, f, o):
     return with_data(f, cookies=cookie_model(req, True, True, True, strict_quotes=True))
 
 
-@pending("request-path-leading-slashes",
-         "NEW: fc_request_path keeps '//x' and '/%2Fx'; Werkzeug's request.path is '/' + lstrip('/')")
-def _(req, f, o):
-    if decoded_path(req).startswith(b"//") and f["data"] is not None and o["data"] is not None:
-        if f["data"]["path"] == "/" + o["data"]["path"].lstrip("/"):
-            return with_data(f, path=o["data"]["path"])
-    return None
-
-
 @pending("cookie-ends-in-quote",
          "NEW: a Cookie header ending in '=\"' gets a 431, its head sent twice (libmicrohttpd's cookie parser)")
 def _(req, f, o):
