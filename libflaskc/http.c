@@ -177,13 +177,70 @@ int fc__url_encode(fc__buf *b, const char *s, size_t len, const char *safe, bool
 
 /* ===== cookies ============================================================ */
 
+/* Werkzeug's \s (an ASCII pattern): space, \t \n \v \f \r. */
+static bool re_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Where a quoted cookie value at @p p ends (after its closing quote) when
+ * it is one as Werkzeug's pattern has it: '"', then bytes other than '\'
+ * and '"' or a '\' with any byte after it, then '"', then only whitespace
+ * before ';' or the end. NULL when it is not. */
+static const char *cookie_quoted_end(const char *p)
+{
+    if (*p != '"')
+        return NULL;
+    const char *q = p + 1;
+    while (*q != '"') {
+        if (!*q || (*q == '\\' && !q[1]))
+            return NULL; /* no closing quote (a '\' at the end escapes the ';' Werkzeug appends) */
+        q += *q == '\\' ? 2 : 1;
+    }
+    const char *after = ++q;
+    while (re_space(*after))
+        after++;
+    return (*after == ';' || !*after) ? q : NULL;
+}
+
+/* @p v (@p n bytes, quotes off) into the arena without its backslash
+ * escapes, as Werkzeug's _cookie_unslash: '\' and three octal digits 000 to
+ * 377 is that byte, '\' and any other byte is that byte, a final '\' stays. */
+static char *cookie_unslash(fc__arena *a, const char *v, size_t n, size_t *out_len)
+{
+    char *out = fc__arena_alloc(a, n + 1);
+    if (!out)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '\\' && i + 1 < n) {
+            if (i + 3 < n && v[i + 1] >= '0' && v[i + 1] <= '3' && v[i + 2] >= '0' &&
+                v[i + 2] <= '7' && v[i + 3] >= '0' && v[i + 3] <= '7') {
+                out[j++] = (char)((v[i + 1] - '0') * 64 + (v[i + 2] - '0') * 8 + (v[i + 3] - '0'));
+                i += 3;
+                continue;
+            }
+            i++;
+        }
+        out[j++] = v[i];
+    }
+    out[j] = '\0';
+    *out_len = j;
+    return out;
+}
+
 /*
- * Cookie header: pairs separated by ';'. Names and values are trimmed; a
- * quoted value ("...", may hold ';') loses its quotes and its backslash
- * escapes (\" \\ and Werkzeug's \ooo octal, what fc__cookie_format
- * writes); an unquoted value is taken as it is, as Werkzeug 3 does ("x%20y"
- * stays "x%20y"). Bytes that are not UTF-8 come out as %XX. Pairs without
- * '=' or with an empty name are skipped.
+ * Cookie header, read as Werkzeug's parse_cookie reads it (its _cookie_re
+ * over the header with a ';' appended, then strip() and _cookie_unslash):
+ * a name runs to the first '=' or ';'; after '=' and whitespace comes a
+ * quoted value (which may hold ';') when one ends just before whitespace
+ * and ';' or the end, else a value up to the next ';'. Name and value lose
+ * the whitespace Python's str.strip() removes; a value that then begins and
+ * ends with '"' (two bytes at least) loses them and its escapes, so '"\"'
+ * (no quoted value: the closing quote is escaped) reads '\'. Header values
+ * hold no CR or LF (RFC 9112), so the pattern's '.' is any byte here.
+ * Unlike Werkzeug (flask-differences.md): a pair without '=' is skipped,
+ * and bytes that are not UTF-8 come out as %XX.
  */
 int fc__cookies_parse(const char *header, fc__arena *a, fc__kvlist *out)
 {
@@ -191,78 +248,38 @@ int fc__cookies_parse(const char *header, fc__arena *a, fc__kvlist *out)
         return 0;
     const char *p = header;
     while (*p) {
-        while (*p == ';' || is_ows(*p))
-            p++;
-        if (!*p)
-            break;
         const char *name = p;
         while (*p && *p != '=' && *p != ';')
             p++;
-        const char *nend = p;
-        while (nend > name && is_ows(nend[-1]))
-            nend--;
-        if (*p != '=') {
-            continue; /* no '=': skipped (at ';' or the end) */
-        }
-        p++; /* '=' */
-        while (is_ows(*p))
+        const char *nend = p, *v = NULL, *vend = NULL;
+        if (*p == '=') {
             p++;
-        char *value = NULL;
-        size_t vlen = 0;
-        bool quoted = false;
-        if (*p == '"') {
-            /* find the closing quote; it must be followed by OWS and ';' or end */
-            const char *q = p + 1;
-            while (*q && *q != '"') {
-                if (*q == '\\' && q[1])
-                    q++;
-                q++;
-            }
-            if (*q == '"') {
-                const char *after = q + 1;
-                while (is_ows(*after))
-                    after++;
-                if (*after == ';' || !*after) {
-                    quoted = true;
-                    size_t raw = (size_t)(q - (p + 1));
-                    value = fc__arena_alloc(a, raw + 1);
-                    if (!value)
-                        return FC_ENOMEM;
-                    for (const char *r = p + 1; r < q; r++) {
-                        if (*r == '\\' && r + 1 < q) {
-                            if (r + 3 < q && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
-                                r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
-                                value[vlen++] = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
-                                                       (r[3] - '0'));
-                                r += 3;
-                                continue;
-                            }
-                            r++;
-                        }
-                        value[vlen++] = *r;
-                    }
-                    value[vlen] = '\0';
-                    p = after;
-                }
-            }
-        }
-        if (!quoted) {
-            const char *v = p;
+            while (re_space(*p))
+                p++;
+            v = p;
+            vend = cookie_quoted_end(v);
+            if (vend)
+                p = vend; /* whitespace, then ';' or the end */
             while (*p && *p != ';')
                 p++;
-            const char *vend = p;
-            while (vend > v && is_ows(vend[-1]))
-                vend--;
-            value = fc__arena_strndup(a, v, (size_t)(vend - v));
-            vlen = (size_t)(vend - v);
+            if (!vend)
+                vend = p;
         }
+        if (*p == ';')
+            p++;
+        fc__space_trim(&name, &nend);
+        if (!v || nend == name)
+            continue; /* no '=', or no name */
+        fc__space_trim(&v, &vend);
+        size_t vlen = (size_t)(vend - v);
+        char *value;
+        if (vlen >= 2 && v[0] == '"' && vend[-1] == '"')
+            value = cookie_unslash(a, v + 1, vlen - 2, &vlen);
+        else
+            value = fc__arena_strndup(a, v, vlen);
         /* keep the map printable: invalid bytes (and NUL) become %XX */
         value = value ? escape_invalid(a, value, vlen, &vlen) : NULL;
-        if (!value)
-            return FC_ENOMEM;
-        if (nend == name)
-            continue; /* empty name */
-        char *key = fc__arena_strndup(a, name, (size_t)(nend - name));
+        char *key = value ? fc__arena_strndup(a, name, (size_t)(nend - name)) : NULL;
         if (!key || fc__kv_add(out, a, key, value, vlen) != 0)
             return FC_ENOMEM;
     }

@@ -70,6 +70,9 @@ int fc__strncasecmp(const char *a, const char *b, size_t n);
 bool fc__utf8_valid(const char *s, size_t len);
 /** Length of the valid UTF-8 sequence at @p s (@p n > 0 bytes available), 0 if invalid. */
 size_t fc__utf8_seq(const char *s, size_t n);
+/** Narrow [*@p b, *@p e) by the whitespace Python's str.strip() removes (Werkzeug strips header
+ *  parts so): ASCII 09-0D, 1C-1F, space, and the Unicode spaces (U+00A0, U+2000...) in UTF-8. */
+void fc__space_trim(const char **b, const char **e);
 typedef enum fc__charset { FC__CS_UTF8, FC__CS_ASCII, FC__CS_LATIN1 } fc__charset; /* Werkzeug's */
 /** The one rule for text handed out (query, form fields and names, file names): [@p s, +@p n)
  *  read in @p cs, into the arena as UTF-8 without NUL; each NUL and each byte invalid in @p cs

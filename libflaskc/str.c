@@ -238,6 +238,39 @@ bool fc__utf8_valid(const char *s, size_t len)
     return true;
 }
 
+/* The byte length of a character Python's str.isspace() is true for at the
+ * start (or, when @p back, the end) of [s, e); 0 when there is none. In
+ * UTF-8 a two- or three-byte suffix that spells one of these cannot be the
+ * tail of another character (no continuation byte starts one). */
+static size_t py_space(const unsigned char *s, const unsigned char *e, bool back)
+{
+    size_t n = (size_t)(e - s);
+    if (!n)
+        return 0;
+    unsigned char c = back ? e[-1] : s[0];
+    if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F))
+        return 1;
+    const unsigned char *t = back ? e - 2 : s;
+    if (n >= 2 && t[0] == 0xC2 && (t[1] == 0x85 || t[1] == 0xA0))
+        return 2; /* U+0085, U+00A0 */
+    t = back ? e - 3 : s;
+    if (n < 3 || t[0] < 0xE1 || t[0] > 0xE3 || (t[1] & 0xC0) != 0x80 || (t[2] & 0xC0) != 0x80)
+        return 0;
+    unsigned cp = ((t[0] & 0x0Fu) << 12) | ((t[1] & 0x3Fu) << 6) | (t[2] & 0x3Fu);
+    bool space = cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+                 cp == 0x202F || cp == 0x205F || cp == 0x3000;
+    return space ? 3 : 0;
+}
+
+void fc__space_trim(const char **b, const char **e)
+{
+    size_t k;
+    while ((k = py_space((const unsigned char *)*b, (const unsigned char *)*e, false)) != 0)
+        *b += k;
+    while ((k = py_space((const unsigned char *)*b, (const unsigned char *)*e, true)) != 0)
+        *e -= k;
+}
+
 char *fc__text_clean(fc__arena *a, const char *s, size_t n, fc__charset cs, size_t *out_len)
 {
     static const char hexdig[] = "0123456789ABCDEF";
