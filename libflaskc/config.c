@@ -18,9 +18,10 @@ void fc__config_defaults(fc__config *c)
     c->max_connections = 10000;
     /* libmicrohttpd clears a connection's whole pool for every request, so
      * the pool size is most of its per-request CPU. 20 KiB takes headers of
-     * about 19 KB, and a Cookie header of 8,190 bytes (the most nginx or
-     * gunicorn pass on one line) beside a browser's usual headers:
-     * libmicrohttpd copies the Cookie header once more to parse it. */
+     * about 19 KB, a Cookie header of 8,190 bytes (the most nginx or
+     * gunicorn pass on one line) beside a browser's usual headers with room
+     * to spare (libmicrohttpd parses conn.c's decoy, not the client's
+     * Cookie header, so it keeps no copy of it and no record per cookie). */
     c->connection_memory = (size_t)20 * 1024;
     c->timeout_s = 60;
     c->header_timeout_s = 30;

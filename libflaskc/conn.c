@@ -1,7 +1,8 @@
 /* conn.c — the connection table: each polling thread's open connections,
  * their count against FLASKC_MAX_CONNECTIONS, the first-bytes screen (400),
- * the header-timeout sweep (408), the memory check (431), and the answers
- * written straight to the socket when libmicrohttpd cannot answer. */
+ * the header-timeout sweep (408), the memory check (431), the answers
+ * written straight to the socket when libmicrohttpd cannot answer, and the
+ * decoy Cookie header that keeps libmicrohttpd's cookie parser away. */
 #include "server_int.h"
 
 #include <stdio.h>
@@ -99,25 +100,22 @@ void fc__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
 }
 
 /* libmicrohttpd writes the response's header lines into the connection's
- * memory pool, which already holds the request's header lines, a record
- * for each header, query argument and cookie, and a copy of the Cookie
- * header. A request that fills the pool to within a few hundred bytes
+ * memory pool, which already holds the request's header lines and a record
+ * for each header, query argument and cookie (the decoy's: see
+ * fc__conn_hide_cookies). A request that fills the pool to within a few hundred bytes
  * passed its own 431 check, but its answer would not fit and the
  * connection would close with no answer at all. So a request that leaves
  * less than FC__RESPONSE_ROOM for the answer gets a 431 at once. */
 #define FC__RESPONSE_ROOM 1024
 #define FC__MHD_VALUE_COST 64 /* libmicrohttpd's record of one value, rounded up */
-/* The connection memory a request takes: its header lines (@p header_size),
- * libmicrohttpd's record of each value, its copy of the Cookie header. */
+/* The connection memory a request takes: its header lines (@p header_size)
+ * and libmicrohttpd's record of each value. */
 static size_t pool_used(struct MHD_Connection *conn, size_t header_size)
 {
     size_t used = header_size;
     int n = MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, NULL, NULL);
     if (n > 0)
         used += (size_t)n * FC__MHD_VALUE_COST;
-    const char *cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
-    if (cookie)
-        used += strlen(cookie) + 1;
     return used;
 }
 
@@ -192,6 +190,8 @@ static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const ch
 {
     struct hdr_check *c = cls;
     (void)kind;
+    if (fc__conn_is_decoy(key))
+        return MHD_YES;
     size_t kl = strlen(key);
     if (!fc__token_ok(key) || !value || value <= key + kl || (size_t)(value - (key + kl)) > 1024) {
         c->bad = true;
@@ -205,6 +205,66 @@ static bool headers_malformed(struct MHD_Connection *conn)
     struct hdr_check c = {false};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, check_header, &c);
     return c.bad;
+}
+
+/*
+ * libmicrohttpd 0.9.75 parses the first Cookie header of every request into
+ * its MHD_COOKIE_KIND values after the header block and before the first
+ * call, and cannot be told not to (1.0 made it a build option). libflaskc
+ * does not use those values (http.c reads the header as Werkzeug does), and
+ * that parser fails on a value ending in '="': it queues its own 431 and
+ * frees the request's bytes, and the first call then runs anyway, so the
+ * client got two answer heads; a header beginning with ';' made it read
+ * before its copy. So a Cookie header of our own goes first in the
+ * request's list, from the request line on (the only hook before the
+ * headers): libmicrohttpd parses that one, "x=", and never sees the
+ * client's. Its record, in libmicrohttpd's list like any header, is skipped
+ * wherever headers are read (fc__conn_is_decoy). It also spares the
+ * connection memory a copy of the Cookie header and a record per cookie.
+ */
+static const char decoy_key[] = "Cookie";
+static const char decoy_value[] = "x=";
+
+void fc__conn_hide_cookies(struct MHD_Connection *conn)
+{
+    /* out of connection memory: libmicrohttpd parses the client's header
+     * (its 431 then is one), nothing worse */
+    (void)MHD_set_connection_value(conn, MHD_HEADER_KIND, decoy_key, decoy_value);
+}
+
+bool fc__conn_is_decoy(const char *key)
+{
+    return key == decoy_key;
+}
+
+struct find_ctx {
+    const char *name;
+    size_t nlen;
+    const char *v;
+    size_t n;
+};
+
+static enum MHD_Result find_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+    struct find_ctx *c = cls;
+    (void)kind;
+    if (!key || key == decoy_key || key_size != c->nlen ||
+        fc__strncasecmp(key, c->name, key_size) != 0)
+        return MHD_YES;
+    c->v = value;
+    c->n = value_size;
+    return MHD_NO;
+}
+
+bool fc__conn_header(struct MHD_Connection *conn, const char *name, const char **value, size_t *len)
+{
+    /* MHD_lookup_connection_value_n's first match, but never the decoy */
+    struct find_ctx c = {name, strlen(name), NULL, 0};
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, find_header, &c);
+    *value = c.v;
+    *len = c.n;
+    return c.v != NULL;
 }
 
 bool fc__conn_request_line(fc_app *app, struct MHD_Connection *conn, fc_request *req, const char *uri)

@@ -52,6 +52,7 @@ static const fc__transport server_tp = {
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct srv_thread *st = cls;
+    fc__conn_hide_cookies(conn);
     fc_request *req = fc__request_new(st->s->app, st->loop, &server_tp, NULL);
     if (!req)
         return NULL;
@@ -126,7 +127,7 @@ static const char *srv_header(fc_request *req, const char *name)
     size_t n = 0;
     if (!read_begin(sr))
         return NULL;
-    if (MHD_lookup_connection_value_n(sr->conn, MHD_HEADER_KIND, name, strlen(name), &v, &n) == MHD_YES && v)
+    if (fc__conn_header(sr->conn, name, &v, &n))
         copy = fc__arena_strndup(req->arena, v, trimmed_len(v, n));
     read_end(sr);
     return copy;
@@ -143,6 +144,8 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
 {
     struct each_ctx *c = cls;
     (void)kind;
+    if (fc__conn_is_decoy(key))
+        return MHD_YES;
     char *k = fc__arena_strdup(c->arena, key);
     char *v = fc__arena_strndup(c->arena, value ? value : "", value ? trimmed_len(value, strlen(value)) : 0);
     if (!k || !v || fc__kv_add(&c->copy, c->arena, k, v, strlen(v))) {

@@ -102,6 +102,17 @@ void fc__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
  *  answered (408, 400) or is answered now (431): refuse it (MHD_NO).
  *  Sets req->reject_status past FLASKC_MAX_CONNECTIONS. */
 bool fc__conn_request_begins(fc_app *app, struct MHD_Connection *conn, fc_request *req);
+/** uri_log, first of all: put a Cookie header of our own first in the
+ *  request's list, so that libmicrohttpd's cookie parser (which fails on
+ *  some headers: a second answer head) parses it instead of the client's. */
+void fc__conn_hide_cookies(struct MHD_Connection *conn);
+/** Whether a header's @p key (as libmicrohttpd hands it out) is that
+ *  header's: every reader of the request's headers skips it. */
+bool fc__conn_is_decoy(const char *key);
+/** The first request header named @p name (case-insensitive) that is not
+ *  the decoy: its value (in the connection's memory) and length. */
+bool fc__conn_header(struct MHD_Connection *conn, const char *name, const char **value,
+                     size_t *len);
 /** uri_log made @p req for the request line with target @p uri (the
  *  completion callback frees it, also when its handler never runs). false:
  *  the target cannot fit in the connection's memory beside its query

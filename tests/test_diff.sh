@@ -45,12 +45,10 @@ fc_spawn "$dir/flask.log" "$py" "$diff_py" "$routes" "$flask_port"
 flask_pid=$fc_pid
 c_port=$(fc_free_port) || exit 1
 if [ -n "${FC_VALGRIND:-}" ]; then
-	# diff_app is a libtool wrapper: valgrind the program, not the shell;
-	# mhd.supp: libmicrohttpd's own cookie parser (see there)
+	# diff_app is a libtool wrapper: valgrind the program, not the shell
 	# shellcheck disable=SC2086
 	fc_spawn "$dir/c.log" env FLASKC_HOST=127.0.0.1 FLASKC_PORT="$c_port" FLASKC_ACCESS_LOG=0 \
-		"$builddir/libtool" --mode=execute $FC_VALGRIND --suppressions="$srcdir/tests/diff/mhd.supp" \
-		"$diff_c" "$routes"
+		"$builddir/libtool" --mode=execute $FC_VALGRIND "$diff_c" "$routes"
 else
 	fc_spawn "$dir/c.log" env FLASKC_HOST=127.0.0.1 FLASKC_PORT="$c_port" FLASKC_ACCESS_LOG=0 \
 		"$diff_c" "$routes"

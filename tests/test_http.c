@@ -53,6 +53,23 @@ FC_ROUTE(t, "GET", "/stream", stream)
     stream_three_chunks(req);
 }
 
+static bool count_cookie_headers(const char *name, const char *value, void *ud)
+{
+    (void)value;
+    *(int *)ud += !fc__strcasecmp(name, "Cookie");
+    return true;
+}
+
+FC_ROUTE(t, "GET", "/cookies", cookies)
+{
+    int n = 0;
+    const char *e = fc_request_cookie(req, "e"), *h = fc_request_header(req, "Cookie");
+    fc_request_headers_each(req, count_cookie_headers, &n);
+    fc_response_text(req, 200,
+                     fc_request_printf(req, "e=%s x=%s header=%s n=%d", e ? e : "-",
+                                       fc_request_cookie(req, "x") ? "yes" : "no", h ? h : "-", n));
+}
+
 FC_ROUTE_BLOCKING(t, "GET", "/sleep", sleep2)
 {
     const char *ms = fc_query(req, "ms");
@@ -393,6 +410,30 @@ static void test_basics(void)
     CHECK(strstr(access_line, "127.0.0.1 \"GET /films/7/\" 200 6 ") != NULL);
 }
 
+/* libmicrohttpd 0.9.75's own cookie parser failed on a Cookie header ending
+ * in '="' (its 431 head, then ours: two answers) and read before its copy of
+ * one beginning with ';'. It parses conn.c's decoy now; the decoy shows
+ * nowhere. */
+static void test_cookie_header(void)
+{
+    int fd = connect_to(port);
+    const char *g1 = "GET /cookies HTTP/1.1\r\nHost: x\r\nCookie: a=1; e=\"\r\n\r\n";
+    const char *g2 = "GET /cookies HTTP/1.1\r\nHost: x\r\nCookie: ; e=\"\\\"\r\nCookie: b=\"\r\n"
+                     "Connection: close\r\n\r\n";
+    CHECK(send_all(fd, g1, strlen(g1)) && read_resp(fd, &R, false, 2000));
+    CHECK_INT(R.status, 200);
+    CHECK_STR(R.body, "e=\" x=no header=a=1; e=\" n=1");
+    /* the next answer on the connection is the second request's: one head each */
+    CHECK(send_all(fd, g2, strlen(g2)) && read_resp(fd, &R, false, 2000));
+    CHECK_INT(R.status, 200);
+    CHECK_STR(R.body, "e=\\ x=no header=; e=\"\\\" n=2");
+    char extra[64];
+    CHECK_INT(recv_some(fd, extra, sizeof(extra), 500), 0);
+    close(fd);
+    CHECK(roundtrip("GET /cookies HTTP/1.1\r\nHost: x\r\n\r\n", &R, 2000));
+    CHECK_STR(R.body, "e=- x=no header=- n=0");
+}
+
 struct par {
     const char *path;
     int status;
@@ -589,6 +630,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     fc_app *app = start_app();
     test_basics();
+    test_cookie_header();
     test_blocking_does_not_stall();
     test_async_waits();
     test_disconnect();
