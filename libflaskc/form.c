@@ -40,11 +40,6 @@ static int file_add(fc__filelist *l, fc__arena *a, const fc_file *f)
     return 0;
 }
 
-static bool starts(const mp *m, const char *s, size_t n)
-{
-    return (size_t)(m->end - m->p) >= n && memcmp(m->p, s, n) == 0;
-}
-
 /*
  * What may follow "--boundary" for it to be a delimiter, as Werkzeug's
  * boundary regex has it: "--" (the close; the epilogue is ignored), or
@@ -84,30 +79,48 @@ static const char *find_delim(const mp *m, const char *from, const char **next, 
     return NULL;
 }
 
-/* A copy of a header value, trimmed, NUL-terminated (part_headers has
- * checked that it holds no NUL). */
-static char *header_value(fc__arena *a, const char *v, const char *vend)
+/* A folded header line [h, e) as one: each line break and the space or
+ * tab after it read as one space (Werkzeug's HEADER_CONTINUATION_RE). */
+static char *unfold(fc__arena *a, const char *h, const char *e, const char **out_end)
 {
-    while (v < vend && (*v == ' ' || *v == '\t'))
-        v++;
-    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
-        vend--;
-    return fc__arena_strndup(a, v, (size_t)(vend - v));
+    char *u = fc__arena_alloc(a, (size_t)(e - h) + 1);
+    if (!u)
+        return NULL;
+    size_t n = 0;
+    for (const char *c = h; c < e; c++) {
+        if (c[0] == '\r' && e - c >= 3 && c[1] == '\n') {
+            c += 2; /* the space or tab: the logical line holds no other CRLF */
+            u[n++] = ' ';
+        } else {
+            u[n++] = *c;
+        }
+    }
+    u[n] = '\0';
+    *out_end = u + n;
+    return u;
 }
 
-/* Parse the header block [h, hend) of one part. */
+/*
+ * Parse the header block [h, hend) of one part as Werkzeug's _parse_headers
+ * does: a line beginning with a space or tab continues the one before, each
+ * line is "name: value" with both stripped, and a line without ':' is a
+ * header named by the whole line with an empty value, which nobody reads.
+ * So a part with no header block ("--a" CRLF "--a" CRLF ...) lends its
+ * delimiter line to the next part's block, which is read as it stands (the
+ * form is not lost). The first Content-Disposition and Content-Type count.
+ */
 static int part_headers(mp *m, const char *h, const char *hend, char **disp, char **ctype)
 {
     *disp = NULL;
     *ctype = NULL;
     while (h < hend) {
         const char *eol = memmem(h, (size_t)(hend - h), "\r\n", 2);
-        const char *lend = eol ? eol : hend;
-        const char *colon = memchr(h, ':', (size_t)(lend - h));
-        if (!colon || colon == h) {
-            *m->err = "malformed part header";
-            return FC_EINVAL;
+        bool folded = false;
+        while (eol && hend - eol > 2 && (eol[2] == ' ' || eol[2] == '\t')) {
+            folded = true;
+            eol = memmem(eol + 3, (size_t)(hend - eol - 3), "\r\n", 2);
         }
+        const char *lend = eol ? eol : hend;
         /* Werkzeug decodes header lines as UTF-8 (and drops the whole form
          * when one is not); a NUL would cut a name or file name short */
         if (memchr(h, '\0', (size_t)(lend - h))) {
@@ -118,15 +131,22 @@ static int part_headers(mp *m, const char *h, const char *hend, char **disp, cha
             *m->err = "part header is not UTF-8";
             return FC_EINVAL;
         }
-        size_t nlen = (size_t)(colon - h);
+        const char *line = h, *le = lend;
+        if (folded && !(line = unfold(m->a, h, lend, &le)))
+            return FC_ENOMEM;
+        const char *colon = memchr(line, ':', (size_t)(le - line));
+        const char *name = line, *nend = colon ? colon : le;
+        const char *v = colon ? colon + 1 : le, *vend = le;
+        fc__space_trim(&name, &nend);
+        size_t nlen = (size_t)(nend - name);
         char **slot = NULL;
-        if (nlen == 19 && fc__strncasecmp(h, "Content-Disposition", 19) == 0)
+        if (nlen == 19 && fc__strncasecmp(name, "Content-Disposition", 19) == 0)
             slot = disp;
-        else if (nlen == 12 && fc__strncasecmp(h, "Content-Type", 12) == 0)
+        else if (nlen == 12 && fc__strncasecmp(name, "Content-Type", 12) == 0)
             slot = ctype;
         if (slot && !*slot) {
-            *slot = header_value(m->a, colon + 1, lend);
-            if (!*slot)
+            fc__space_trim(&v, &vend);
+            if (!(*slot = fc__arena_strndup(m->a, v, (size_t)(vend - v))))
                 return FC_ENOMEM;
         }
         h = eol ? eol + 2 : hend;
@@ -284,12 +304,8 @@ int fc__form_multipart(const char *body, size_t len, const char *content_type,
             rc = FC_ERANGE;
             goto fail;
         }
-        /* headers end with an empty line; no headers at all means no name */
-        if (starts(&m, "\r\n", 2)) {
-            *err = "missing part name";
-            rc = FC_EINVAL;
-            goto fail;
-        }
+        /* headers end with an empty line (Werkzeug's blank line: a part
+         * with none, "\r\n" at once, takes the next block as its own) */
         const char *hend = memmem(m.p, (size_t)(m.end - m.p), "\r\n\r\n", 4);
         if (!hend) {
             *err = "missing end of part headers";

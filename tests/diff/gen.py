@@ -1542,13 +1542,6 @@ def _(req, f, o):
         for h, _c in parts), ("files",))
 
 
-@pending("multipart-part-without-headers",
-         "NEW: '--a\\r\\n--a' (a part with no header block) empties the form; Werkzeug skips that part")
-def _(req, f, o):
-    return mp_swap(req, f, o, lambda b, parts: re.search(
-        b"--" + re.escape(b) + b"\r\n--" + re.escape(b), req["body"]) is not None)
-
-
 # ---------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------
