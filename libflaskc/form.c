@@ -212,11 +212,34 @@ static char *ext_value(fc__arena *a, char *v, const char **rest, bool *oom)
 }
 
 /*
+ * What Werkzeug reads of an unquoted ext-value that does not decode as a
+ * whole: its token characters up to the first other one ('UTF-8\'\'../x'
+ * is 'UTF-8\'\'..'), decoded when they form an ext-value ('..'), else as
+ * ext_value leaves them. NULL when there are none: Werkzeug then drops the
+ * parameter. @p v is the arena's copy, cut in place.
+ */
+static char *ext_prefix(fc__arena *a, char *v, bool *oom)
+{
+    size_t n = 0;
+    while (ext_char((unsigned char)v[n], true))
+        n++;
+    if (!n)
+        return NULL;
+    v[n] = '\0';
+    const char *rest;
+    char *dec = ext_value(a, v, &rest, oom);
+    return (dec || *oom) ? dec : (char *)rest;
+}
+
+/*
  * A parameter of a part's Content-Disposition ("name", "filename"). Its
  * RFC 8187 form name*=UTF-8''na%C3%AFve.txt, when it decodes, wins over the
  * plain one wherever each stands (RFC 6266 4.3; Werkzeug takes the last).
  * One that does not decode leaves the plain one, or when there is none
- * stays as Werkzeug keeps it. NULL when absent or on out of memory (*oom).
+ * reads as Werkzeug reads it: quoted, as it stands (Werkzeug decodes no
+ * quoted one); unquoted, its token characters (ext_prefix), so that a path
+ * in a file name never comes out more whole than Werkzeug has it. NULL
+ * when absent or on out of memory (*oom).
  */
 static char *disp_param(fc__arena *a, const char *disp, const char *name, bool *oom)
 {
@@ -225,15 +248,18 @@ static char *disp_param(fc__arena *a, const char *disp, const char *name, bool *
     memcpy(star, name, n);
     memcpy(star + n, "*", 2);
     *oom = false;
+    bool quoted;
     char *plain = fc__content_type_param(a, disp, name);
-    char *ext = fc__content_type_param(a, disp, star);
+    char *ext = fc__header_param(a, disp, star, &quoted);
     if (!ext)
         return plain;
     const char *rest;
     char *dec = ext_value(a, ext, &rest, oom);
     if (dec || *oom)
         return dec;
-    return plain ? plain : (char *)rest;
+    if (plain)
+        return plain;
+    return quoted ? ext : ext_prefix(a, ext, oom);
 }
 
 /* The charset a part's text is in: its Content-Type's, UTF-8 by default. */

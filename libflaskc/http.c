@@ -485,6 +485,13 @@ char *fc__mimetype(fc__arena *a, const char *content_type)
  */
 char *fc__content_type_param(fc__arena *a, const char *content_type, const char *param)
 {
+    bool quoted;
+    return fc__header_param(a, content_type, param, &quoted);
+}
+
+char *fc__header_param(fc__arena *a, const char *content_type, const char *param, bool *quoted)
+{
+    *quoted = false;
     if (!content_type || !param)
         return NULL;
     size_t plen = strlen(param);
@@ -525,6 +532,7 @@ char *fc__content_type_param(fc__arena *a, const char *content_type, const char 
                     v[j++] = *r;
                 }
                 v[j] = '\0';
+                *quoted = true;
                 return v;
             }
             p = *q ? q + 1 : q;

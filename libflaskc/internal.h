@@ -109,6 +109,8 @@ bool fc__token_ok(const char *s);
 char *fc__mimetype(fc__arena *a, const char *content_type);
 /** A parameter of a Content-Type value ("boundary"), unquoted, into the arena; NULL if none. */
 char *fc__content_type_param(fc__arena *a, const char *content_type, const char *param);
+/** fc__content_type_param, and *@p quoted: whether the value found was a quoted string. */
+char *fc__header_param(fc__arena *a, const char *content_type, const char *param, bool *quoted);
 /** application/json or application/<x>+json (parameters ignored). */
 bool fc__is_json_type(const char *content_type);
 /** A Set-Cookie value into the buffer (name=value; Expires; Max-Age; Domain; Path; Secure;

@@ -460,6 +460,16 @@ static void test_multipart_ext_names(void)
         {CD "name=f; filename*=''x.txt", "x.txt"},
         {CD "name=f; filename*=UTF-8''", "UTF-8''"},
         {CD "name=f; filename=\"a.txt\"; filename*=UTF-8''", "a.txt"},
+        {CD "name=f; filename=\"a.txt\"; filename*=UTF-8''../x", "a.txt"},
+        /* alone and unquoted: its token characters, decoded when they form
+         * an ext-value (Werkzeug's reading); quoted: as it stands */
+        {CD "name=f; filename*=UTF-8''../../etc/p", ".."},
+        {CD "name=f; filename*=UTF-8''%2E%2E%2Fx/y", "../x"},
+        {CD "name=f; filename*=UTF-8''a b.txt", "a"},
+        {CD "name=f; filename*=koi8-r''%F0/x.txt", "%F0"},
+        {CD "name=f; filename*=abc/def", "abc"},
+        {CD "name=f; filename*=\"UTF-8''../x\"", "UTF-8''../x"},
+        {CD "name=f; filename*=\"koi8-r''%F0.txt\"", "koi8-r''%F0.txt"},
         /* quoted, which RFC 8187 does not allow: decoded (Werkzeug keeps it raw) */
         {CD "name=f; filename*=\"UTF-8''x%20y.txt\"", "x y.txt"},
     };
@@ -479,6 +489,11 @@ static void test_multipart_ext_names(void)
     f.n = 0;
     CHECK_INT(one_part(a, CD "name=x; name*=UTF-8''y", "abc", 3, &f, &fi, &err), 0);
     CHECK_STR(fc__kv_get(&f, "y"), "abc");
+    CHECK_INT(fi.n, 0);
+    /* no token character at all: Werkzeug drops the parameter, so no file */
+    f.n = 0;
+    CHECK_INT(one_part(a, CD "name=f; filename*=/etc/passwd", "abc", 3, &f, &fi, &err), 0);
+    CHECK_STR(fc__kv_get(&f, "f"), "abc");
     CHECK_INT(fi.n, 0);
     fc__arena_free(a);
 }

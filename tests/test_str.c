@@ -604,6 +604,14 @@ static void test_content_type(void)
     CHECK_STR(fc__content_type_param(A, "form-data; filename=\"a.txt\"; name=\"f\"", "name"),
               "f");
     CHECK(fc__content_type_param(A, "a/b; j=\"x\\", "k") == NULL);
+    /* whether the value found was quoted (an RFC 8187 ext-value never is) */
+    bool quoted = true;
+    CHECK_STR(fc__header_param(A, "a/b; j=\"x\"; k=y", "k", &quoted), "y");
+    CHECK(!quoted);
+    CHECK_STR(fc__header_param(A, "a/b; j=\"x\"; k=y", "j", &quoted), "x");
+    CHECK(quoted);
+    CHECK(fc__header_param(A, "a/b; j=\"x\"", "k", &quoted) == NULL);
+    CHECK(!quoted);
 
     CHECK(fc__is_json_type("application/json"));
     CHECK(fc__is_json_type("Application/JSON; charset=utf-8"));

@@ -1531,15 +1531,9 @@ def _(req, f, o):
 # ---- PENDING. The fix-routing and fix-bodies entries (converter checks after matching, long
 # floats, path values ending in '/', quadratic matching; strict JSON, BOM, json-c's values,
 # multipart padding, filename*, NUL/UTF-8 text, junk after boundaries) were deleted when both
-# branches reached main (3905f83). Left: differences no branch fixes yet, marked NEW. ----
-
-
-@pending("multipart-filename-star-alone-undecodable",
-         "NEW: an undecodable filename*= alone is the file name as sent (UTF-8''../x); Werkzeug gives '..'")
-def _(req, f, o):
-    return mp_swap(req, f, o, lambda b, parts: any(
-        filename_star(h) and not ext_value_ok(filename_star(h)) and not re.search(rb"(?:^|[;\s])filename=", h)
-        for h, _c in parts), ("files",))
+# branches reached main (3905f83); the five NEW ones of c1762b7 (an undecodable filename*= alone,
+# a part with no header block, a cookie whose closing quote is escaped, leading slashes in
+# fc_request_path, a Cookie header ending in '="') when fix-pending fixed them. None is left. ----
 
 
 # ---------------------------------------------------------------------------
