@@ -227,8 +227,11 @@ static const char decoy_value[] = "x=";
 
 void fc__conn_hide_cookies(struct MHD_Connection *conn)
 {
-    /* out of connection memory: libmicrohttpd parses the client's header
-     * (its 431 then is one), nothing worse */
+    /* libmicrohttpd wants this called from the access handler; uri_log runs
+     * on the same thread, just before libmicrohttpd records the query's
+     * arguments the same way. Out of connection memory this early, the
+     * request cannot be served anyway: libmicrohttpd parses the client's
+     * header, as it did before. */
     (void)MHD_set_connection_value(conn, MHD_HEADER_KIND, decoy_key, decoy_value);
 }
 
