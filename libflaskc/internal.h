@@ -66,6 +66,9 @@ const char *const *fc__kv_list(const fc__kvlist *l, fc__arena *a, const char *ke
 /** ASCII case-insensitive compare. */
 int fc__strcasecmp(const char *a, const char *b);
 int fc__strncasecmp(const char *a, const char *b, size_t n);
+/** Where fc__utf8_seq is 0: the length of the maximal invalid subsequence at s (the bytes one
+ *  U+FFFD replaces, as Unicode 15 section 3.9 and Python's "replace" handler have it), >= 1. */
+size_t fc__utf8_bad(const char *s, size_t n);
 /** True when @p s is valid UTF-8. */
 bool fc__utf8_valid(const char *s, size_t len);
 /** Length of the valid UTF-8 sequence at @p s (@p n > 0 bytes available), 0 if invalid. */
@@ -638,6 +641,25 @@ int fc__test_parse(const char *buf, size_t len, bool head, bool eof, fc_test_res
  *  strings, integers within int64..uint64, no U+0000 in keys, depth 64 (json-c's); linear, no
  *  recursion. 0, or FC_ERANGE with *off (@p len: the text ended early) and a static *why. */
 int fc__json_check(const char *text, size_t len, size_t *off, const char **why);
+/** The same check, nesting up to @p max_depth (at most FC_JW_MAX_DEPTH); @p jsonc false: RFC
+ *  8259 alone (any integer, U+0000 in keys), for JSON text that json-c will not parse. */
+int fc__json_check_depth(const char *text, size_t len, unsigned max_depth, bool jsonc, size_t *off,
+                         const char **why);
+/** A JSON text as fc_request_json reads a body (fc__json_check, then json-c): *ok and the
+ *  object (NULL for null), or *ok false when it is not such JSON or out of memory. */
+struct json_object *fc__json_read(const char *text, size_t len, bool *ok);
+/** Whether [s, +n) is exactly one RFC 8259 number (any size). */
+bool fc__json_number(const char *s, size_t n);
+
+/* jw.c: the writer's appends, for pg_json.c, which keeps the grammar itself
+ * between fc__jw_value_begin and fc__jw_value_end. 0 or the sticky error. */
+int fc__jw_fail(fc_jw *w, int err);
+int fc__jw_reserve(fc_jw *w, size_t n);
+char *fc__jw_buf(fc_jw *w); /* the fc_jw_pending bytes */
+int fc__jw_put(fc_jw *w, const char *s, size_t n);
+int fc__jw_put_str(fc_jw *w, const char *s, size_t n); /* a quoted, escaped string */
+int fc__jw_value_begin(fc_jw *w);
+void fc__jw_value_end(fc_jw *w);
 /** @p obj the library's way (compact, '/' not escaped) plus '\n', in the arena; NULL on OOM. */
 char *fc__json_to_arena(fc_request *req, struct json_object *obj, size_t *len);
 
