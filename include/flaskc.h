@@ -614,7 +614,7 @@ FC_API struct json_object *fc_pg_json(const fc_pg_result *r);
  * values typed by their column's type: int2/int4/int8/oid and float4/float8/
  * numeric as JSON numbers in PostgreSQL's text ("12.50" stays 12.50), their
  * NaN and infinities as the strings "NaN", "Infinity", "-Infinity"; bool as
- * true/false; NULL as null; json/jsonb as they are (as a string where json-c
+ * true/false; NULL as null; json/jsonb as JSON, compact (as a string where json-c
  * could not read them: integers past 64 bits, nesting past 64, U+0000 in a
  * key); timestamp/timestamptz as ISO 8601 strings ("2013-05-26T14:50:58.951"); every other type (text,
  * bytea, date, uuid, ...) as a string of PostgreSQL's text form, invalid

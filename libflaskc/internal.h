@@ -656,6 +656,7 @@ bool fc__json_number(const char *s, size_t n);
 int fc__jw_fail(fc_jw *w, int err);
 int fc__jw_reserve(fc_jw *w, size_t n);
 char *fc__jw_buf(fc_jw *w); /* the fc_jw_pending bytes */
+void fc__jw_advance(fc_jw *w, size_t n); /* n bytes written at fc__jw_buf + pending (reserved) */
 int fc__jw_put(fc_jw *w, const char *s, size_t n);
 int fc__jw_put_str(fc_jw *w, const char *s, size_t n); /* a quoted, escaped string */
 int fc__jw_value_begin(fc_jw *w);

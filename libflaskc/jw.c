@@ -63,6 +63,11 @@ char *fc__jw_buf(fc_jw *w)
     return w->buf;
 }
 
+void fc__jw_advance(fc_jw *w, size_t n)
+{
+    w->len += n;
+}
+
 int fc__jw_reserve(fc_jw *w, size_t n)
 {
     return w->cap - w->len > n ? 0 : grow(w, n);

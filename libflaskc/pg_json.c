@@ -213,6 +213,32 @@ static const char *key_text(const cols *c, int i, size_t *len)
     return fc__jw_buf(c->keys) + start;
 }
 
+/* JSON text (checked) without the whitespace between its tokens: jsonb's text form has a space
+ * after each ':' and ','; answers are compact, as json-c writes them. */
+static int put_compact(fc_jw *w, const char *v, size_t len)
+{
+    if (fc__jw_reserve(w, len))
+        return fc_jw_error(w);
+    char *o = fc__jw_buf(w) + fc_jw_pending(w), *start = o;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = v[i];
+        if (in_str) {
+            if (c == '\\')
+                *o++ = v[i++]; /* the escaped character follows as it is */
+            else if (c == '"')
+                in_str = false;
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            continue;
+        } else if (c == '"') {
+            in_str = true;
+        }
+        *o++ = v[i];
+    }
+    fc__jw_advance(w, (size_t)(o - start));
+    return 0;
+}
+
 /* One value at the writer's position (the grammar is the caller's). */
 static int put_value(fc_jw *w, const PGresult *res, int row, int col, Oid type)
 {
@@ -225,8 +251,9 @@ static int put_value(fc_jw *w, const PGresult *res, int row, int col, Oid type)
     case V_BOOL:
         return v[0] == 't' ? fc__jw_put(w, "true", 4) : fc__jw_put(w, "false", 5);
     case V_NUMBER:
-    case V_JSON:
         return fc__jw_put(w, v, len);
+    case V_JSON:
+        return put_compact(w, v, len);
     case V_TIME: {
         /* the text with 'T' for the space at 10 */
         if (fc__jw_put_str(w, v, len))
