@@ -172,47 +172,6 @@ struct json_object *fc_pg_json(const fc_pg_result *r)
 
 /* ===== writer text ===================================================== */
 
-/* The columns, read once per result: type and the key text ("name":) of each. */
-typedef struct cols {
-    int n;
-    Oid *type;
-    fc_jw *keys;     /* every column's "name": one after the other */
-    size_t *key_end; /* column c's key text ends at key_end[c] in keys */
-} cols;
-
-static void cols_free(cols *c)
-{
-    free(c->type);
-    free(c->key_end);
-    fc_jw_free(c->keys);
-}
-
-static int cols_read(cols *c, const PGresult *res)
-{
-    c->n = PQnfields(res);
-    size_t n = c->n > 0 ? (size_t)c->n : 1;
-    c->type = malloc(n * sizeof *c->type);
-    c->key_end = malloc(n * sizeof *c->key_end);
-    c->keys = fc_jw_new();
-    if (!c->type || !c->key_end || !c->keys)
-        return FC_ENOMEM;
-    for (int i = 0; i < c->n; i++) {
-        const char *name = PQfname(res, i);
-        c->type[i] = PQftype(res, i);
-        if (fc__jw_put_str(c->keys, name, strlen(name)) || fc__jw_put(c->keys, ":", 1))
-            return FC_ENOMEM;
-        c->key_end[i] = fc_jw_pending(c->keys);
-    }
-    return 0;
-}
-
-static const char *key_text(const cols *c, int i, size_t *len)
-{
-    size_t start = i ? c->key_end[i - 1] : 0;
-    *len = c->key_end[i] - start;
-    return fc__jw_buf(c->keys) + start;
-}
-
 /* JSON text (checked) without the whitespace between its tokens: jsonb's text form has a space
  * after each ':' and ','; answers are compact, as json-c writes them. */
 static int put_compact(fc_jw *w, const char *v, size_t len)
@@ -266,32 +225,37 @@ static int put_value(fc_jw *w, const PGresult *res, int row, int col, Oid type)
     }
 }
 
-/* Row @p row as an object of its columns but @p skip (-1: none), or as an array. */
-static int put_row(fc_jw *w, const PGresult *res, const cols *c, int row, bool object, int skip)
+/* Row @p row as an object of its columns but @p skip (-1: none), or as an array. The keys are
+ * escaped again for each row: for short ASCII names that is a copy, cheaper than a cache's
+ * allocations on single-row answers. */
+static int put_row(fc_jw *w, const PGresult *res, int ncols, int row, bool object, int skip)
 {
     if (fc__jw_put(w, object ? "{" : "[", 1))
         return fc_jw_error(w);
     bool first = true;
-    for (int i = 0; i < c->n; i++) {
+    for (int i = 0; i < ncols; i++) {
         if (i == skip)
             continue;
         if (!first && fc__jw_put(w, ",", 1))
             return fc_jw_error(w);
         first = false;
-        size_t klen;
-        const char *key = key_text(c, i, &klen);
-        if ((object && fc__jw_put(w, key, klen)) || put_value(w, res, row, i, c->type[i]))
+        if (object) {
+            const char *key = PQfname(res, i);
+            if (fc__jw_put_str(w, key, strlen(key)) || fc__jw_put(w, ":", 1))
+                return fc_jw_error(w);
+        }
+        if (put_value(w, res, row, i, PQftype(res, i)))
             return fc_jw_error(w);
     }
     return fc__jw_put(w, object ? "}" : "]", 1);
 }
 
-/* Room for the whole answer at once: the first row's size, scaled, plus a little. */
-static void reserve_rows(fc_jw *w, const PGresult *res, const cols *c, int nrows)
+/* Room for the whole answer at once: the first row's size, scaled, plus an eighth. */
+static void reserve_rows(fc_jw *w, const PGresult *res, int ncols, int nrows)
 {
     size_t row = 16;
-    for (int i = 0; i < c->n; i++)
-        row += (size_t)PQgetlength(res, 0, i) + (c->key_end[i] - (i ? c->key_end[i - 1] : 0)) + 8;
+    for (int i = 0; i < ncols; i++)
+        row += (size_t)PQgetlength(res, 0, i) + strlen(PQfname(res, i)) + 8;
     if (nrows > 0 && row < SIZE_MAX / 2 / (size_t)nrows)
         fc__jw_reserve(w, row * (size_t)nrows + row * (size_t)nrows / 8);
 }
@@ -306,40 +270,31 @@ int fc_jw_pg(fc_jw *w, const fc_pg_result *r, fc_pg_shape shape, int key_col)
         (shape == FC_PG_KEYED && (key_col < 0 || key_col >= PQnfields(r->res))))
         return fc__jw_fail(w, FC_EINVAL);
     const PGresult *res = r->res;
-    int nrows = PQntuples(res);
+    int nrows = PQntuples(res), ncols = PQnfields(res);
     if (shape == FC_PG_OBJECT && nrows == 0)
         return FC_ENOENT;
-    cols c = {0};
-    int rc = cols_read(&c, res);
-    if (rc) {
-        cols_free(&c);
-        return fc__jw_fail(w, rc);
-    }
     if (fc__jw_value_begin(w))
-        goto out;
+        return fc_jw_error(w);
     if (nrows > 0)
-        reserve_rows(w, res, &c, shape == FC_PG_OBJECT ? 1 : nrows);
+        reserve_rows(w, res, ncols, shape == FC_PG_OBJECT ? 1 : nrows);
     if (shape == FC_PG_OBJECT) {
-        put_row(w, res, &c, 0, true, -1);
-        goto out;
-    }
-    if (fc__jw_put(w, shape == FC_PG_KEYED ? "{" : "[", 1))
-        goto out;
-    for (int i = 0; i < nrows; i++) {
-        if (i && fc__jw_put(w, ",", 1))
-            goto out;
-        if (shape == FC_PG_KEYED) {
-            const char *k = PQgetisnull(res, i, key_col) ? "null" : PQgetvalue(res, i, key_col);
-            size_t klen = PQgetisnull(res, i, key_col) ? 4 : (size_t)PQgetlength(res, i, key_col);
-            if (fc__jw_put_str(w, k, klen) || fc__jw_put(w, ":", 1))
-                goto out;
+        put_row(w, res, ncols, 0, true, -1);
+    } else if (!fc__jw_put(w, shape == FC_PG_KEYED ? "{" : "[", 1)) {
+        for (int i = 0; i < nrows; i++) {
+            if (i && fc__jw_put(w, ",", 1))
+                break;
+            if (shape == FC_PG_KEYED) {
+                bool null = PQgetisnull(res, i, key_col);
+                const char *k = null ? "null" : PQgetvalue(res, i, key_col);
+                size_t klen = null ? 4 : (size_t)PQgetlength(res, i, key_col);
+                if (fc__jw_put_str(w, k, klen) || fc__jw_put(w, ":", 1))
+                    break;
+            }
+            if (put_row(w, res, ncols, i, shape != FC_PG_ARRAYS, shape == FC_PG_KEYED ? key_col : -1))
+                break;
         }
-        if (put_row(w, res, &c, i, shape != FC_PG_ARRAYS, shape == FC_PG_KEYED ? key_col : -1))
-            goto out;
+        fc__jw_put(w, shape == FC_PG_KEYED ? "}" : "]", 1);
     }
-    fc__jw_put(w, shape == FC_PG_KEYED ? "}" : "]", 1);
-out:
-    cols_free(&c);
     if (fc_jw_error(w))
         return fc_jw_error(w);
     fc__jw_value_end(w);
