@@ -34,12 +34,13 @@ typedef enum {
     V_STRING, /* its text as a string (invalid UTF-8 as U+FFFD) */
 } vkind;
 
-static vkind kind_of(const PGresult *res, int row, int col, Oid type)
+/* The kind of value (row, col), and its text in *vp, *lenp. */
+static vkind kind_of(const PGresult *res, int row, int col, Oid type, const char **vp, size_t *lenp)
 {
     if (PQgetisnull(res, row, col))
         return V_NULL;
-    const char *v = PQgetvalue(res, row, col);
-    size_t len = (size_t)PQgetlength(res, row, col);
+    const char *v = *vp = PQgetvalue(res, row, col);
+    size_t len = *lenp = (size_t)PQgetlength(res, row, col);
     switch (type) {
     case OID_INT2:
     case OID_INT4:
@@ -96,11 +97,11 @@ static struct json_object *string_json(const char *v, size_t len, long t_at)
 /* One value; NULL = JSON null (SQL NULL, or out of memory). */
 static struct json_object *value_json(const PGresult *res, int row, int col, Oid type)
 {
-    vkind k = kind_of(res, row, col, type);
+    const char *v = NULL;
+    size_t len = 0;
+    vkind k = kind_of(res, row, col, type, &v, &len);
     if (k == V_NULL)
         return NULL;
-    const char *v = PQgetvalue(res, row, col);
-    size_t len = (size_t)PQgetlength(res, row, col);
     switch (k) {
     case V_NUMBER:
         if (type == OID_INT2 || type == OID_INT4 || type == OID_INT8 || type == OID_OID) {
@@ -201,10 +202,9 @@ static int put_compact(fc_jw *w, const char *v, size_t len)
 /* One value at the writer's position (the grammar is the caller's). */
 static int put_value(fc_jw *w, const PGresult *res, int row, int col, Oid type)
 {
-    vkind k = kind_of(res, row, col, type);
-    const char *v = PQgetvalue(res, row, col);
-    size_t len = (size_t)PQgetlength(res, row, col);
-    switch (k) {
+    const char *v = NULL;
+    size_t len = 0;
+    switch (kind_of(res, row, col, type, &v, &len)) {
     case V_NULL:
         return fc__jw_put(w, "null", 4);
     case V_BOOL:
