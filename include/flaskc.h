@@ -477,7 +477,8 @@ FC_API void fc_stream_wake(fc_request *req);
  * each maximal ill-formed UTF-8 subsequence becomes U+FFFD (Unicode's
  * "substitution of maximal subparts", as Python's "replace" does) where
  * json-c would pass the bytes through. Keys are not checked for duplicates.
- * Doubles: the shortest text that reads back, ".0" added to integral ones.
+ * Doubles: the shortest of %.15g, %.16g, %.17g that reads back, in the C
+ * locale whatever LC_NUMERIC says, ".0" added to integral ones.
  * One thread at a time; a writer may move between threads.
  * ------------------------------------------------------------------------- */
 typedef struct fc_jw fc_jw; /* a JSON writer (owned by its creator until taken) */
@@ -521,14 +522,17 @@ FC_API int fc_jw_error(const fc_jw *w);
 /** Whether one complete value has been written (and no error happened). */
 FC_API bool fc_jw_done(const fc_jw *w);
 /** The finished text (borrowed until the next call on @p w): NUL-terminated,
- *  its length in *len (may be NULL); NULL while incomplete or after an error. */
+ *  its length in *len (may be NULL); NULL while incomplete, after an error,
+ *  or once anything was drained (the text is no longer whole). */
 FC_API const char *fc_jw_text(const fc_jw *w, size_t *len);
 /**
  * Move up to @p max bytes of the text written so far into @p buf, and drop
  * them from the writer: the writer goes on from where it is. For streamed
  * answers (fc_response_stream): write some values, drain them into the
- * stream's buffer. Returns the bytes moved (0 when nothing is pending), or
- * the writer's error.
+ * stream's buffer; the room drained is reused, so a long stream needs no more
+ * memory than what is pending. Returns the bytes moved (0 when nothing is
+ * pending), or the writer's error. A writer drained once can no longer be
+ * given to fc_response_jw or read with fc_jw_text.
  */
 FC_API long fc_jw_drain(fc_jw *w, char *buf, size_t max);
 /** Bytes written and not drained yet. */
@@ -536,8 +540,9 @@ FC_API size_t fc_jw_pending(const fc_jw *w);
 /**
  * Answer with the writer's text plus a newline as "application/json"
  * (fc_response_json's form). @p w is taken, also on failure: its buffer
- * becomes the body without a copy. A writer that failed or is incomplete
- * answers 500 ("JSON writer: ...") and returns its error.
+ * becomes the body without a copy. A writer that failed, is incomplete or was
+ * drained answers 500 ("JSON writer: ...") and returns its error (FC_EINVAL
+ * for incomplete or drained).
  */
 FC_API int fc_response_jw(fc_request *req, int status, fc_jw *w);
 
@@ -616,9 +621,13 @@ FC_API struct json_object *fc_pg_json(const fc_pg_result *r);
  * NaN and infinities as the strings "NaN", "Infinity", "-Infinity"; bool as
  * true/false; NULL as null; json/jsonb as JSON, compact (as a string where json-c
  * could not read them: integers past 64 bits, nesting past 64, U+0000 in a
- * key); timestamp/timestamptz as ISO 8601 strings ("2013-05-26T14:50:58.951"); every other type (text,
+ * key); timestamp/timestamptz in DateStyle ISO as ISO 8601 strings ("2013-05-26T14:50:58.951"); every other type (text,
  * bytea, date, uuid, ...) as a string of PostgreSQL's text form, invalid
- * UTF-8 (SQL_ASCII databases) as U+FFFD. The same values fc_pg_row_json gives.
+ * UTF-8 (SQL_ASCII databases) as U+FFFD. The same values fc_pg_row_json
+ * gives, with two differences in form: a json column's text goes out as
+ * PostgreSQL stored it, compact ("\u00e9", "\/", -0 and repeated keys stay;
+ * fc_pg_row_json re-reads it with json-c, which keeps the last of repeated
+ * keys), and columns of the same name repeat the key (json-c keeps the last).
  */
 typedef enum {
     FC_PG_OBJECTS = 0, /* [{"col": value, ...}, ...] */
@@ -629,7 +638,9 @@ typedef enum {
 } fc_pg_shape;
 /** Write result @p r as one value in @p shape (@p key_col: the column of
  *  FC_PG_KEYED, else ignored). FC_EINVAL for a failed result or a bad column;
- *  FC_ENOENT (writer unchanged, no error set) for FC_PG_OBJECT with no row. */
+ *  FC_ERANGE when fewer than 66 levels of nesting are left in @p w (the
+ *  result's two and its json values' 64); FC_ENOENT (writer unchanged, no
+ *  error set) for FC_PG_OBJECT with no row. */
 FC_API int fc_jw_pg(fc_jw *w, const fc_pg_result *r, fc_pg_shape shape, int key_col);
 /** Answer 200 with result @p r as JSON (fc_jw_pg's forms): no tree, one
  *  buffer. FC_PG_OBJECT with no row answers 404; a failed result 503

@@ -655,6 +655,8 @@ bool fc__json_number(const char *s, size_t n);
  * between fc__jw_value_begin and fc__jw_value_end. 0 or the sticky error. */
 int fc__jw_fail(fc_jw *w, int err);
 int fc__jw_reserve(fc_jw *w, size_t n);
+void fc__jw_hint(fc_jw *w, size_t n); /* room for about n more bytes, if memory allows: no error */
+unsigned fc__jw_depth_left(const fc_jw *w); /* containers that may still open */
 char *fc__jw_buf(fc_jw *w); /* the fc_jw_pending bytes */
 void fc__jw_advance(fc_jw *w, size_t n); /* n bytes written at fc__jw_buf + pending (reserved) */
 int fc__jw_put(fc_jw *w, const char *s, size_t n);

@@ -4,7 +4,9 @@
 
 #include <json-c/json.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +14,11 @@
 enum { LVL_OBJECT = 1, LVL_NONEMPTY = 2 };
 
 struct fc_jw {
-    char *buf; /* the text not drained yet; cap > len always (room for a NUL) */
+    char *buf;      /* the text; [off, len) not drained yet; cap > len always (room for a NUL) */
+    size_t off;
     size_t len;
     size_t cap;
+    bool drained;   /* some text left through fc_jw_drain: no whole text to give any more */
     int err;                      /* the first error, sticky */
     unsigned depth;               /* containers open */
     bool key_due;                 /* in an object: a key was written, its value is due */
@@ -42,9 +46,16 @@ int fc__jw_fail(fc_jw *w, int err)
     return w->err;
 }
 
-/* Room for @p n more bytes and a NUL. */
+/* Room for @p n more bytes and a NUL: the drained bytes' room first, then a bigger buffer. */
 static int grow(fc_jw *w, size_t n)
 {
+    if (w->off) {
+        memmove(w->buf, w->buf + w->off, w->len - w->off);
+        w->len -= w->off;
+        w->off = 0;
+        if (w->cap - w->len > n)
+            return 0;
+    }
     if (n >= SIZE_MAX / 2 - w->len)
         return fc__jw_fail(w, FC_ENOMEM);
     size_t need = w->len + n + 1, cap = w->cap ? w->cap : 256;
@@ -60,7 +71,24 @@ static int grow(fc_jw *w, size_t n)
 
 char *fc__jw_buf(fc_jw *w)
 {
-    return w->buf;
+    return w->buf + w->off;
+}
+
+unsigned fc__jw_depth_left(const fc_jw *w)
+{
+    return FC_JW_MAX_DEPTH - w->depth;
+}
+
+void fc__jw_hint(fc_jw *w, size_t n)
+{
+    /* a guess, not a need: a failure here is no error */
+    if (n > w->cap - w->len && n < SIZE_MAX / 2 - w->len) {
+        char *p = realloc(w->buf, w->len + n + 1);
+        if (p) {
+            w->buf = p;
+            w->cap = w->len + n + 1;
+        }
+    }
 }
 
 void fc__jw_advance(fc_jw *w, size_t n)
@@ -197,16 +225,20 @@ int fc__jw_value_begin(fc_jw *w)
 
 void fc__jw_value_end(fc_jw *w)
 {
-    if (w->depth == 0 && !w->err)
+    if (w->depth == 0 && !w->err) {
         w->done = true;
+        w->buf[w->len] = '\0'; /* the text is whole: fc_jw_text gives it as a C string */
+    }
 }
 
 static int container_begin(fc_jw *w, bool object)
 {
+    if (w->err)
+        return w->err;
+    if (w->depth >= FC_JW_MAX_DEPTH) /* before value_begin, which may write a ',' */
+        return fc__jw_fail(w, FC_ERANGE);
     if (fc__jw_value_begin(w))
         return w->err;
-    if (w->depth >= FC_JW_MAX_DEPTH)
-        return fc__jw_fail(w, FC_ERANGE);
     if (put_c(w, object ? '{' : '['))
         return w->err;
     w->lvl[w->depth++] = object ? LVL_OBJECT : 0;
@@ -324,6 +356,16 @@ int fc_jw_int(fc_jw *w, long long v)
     return scalar(w, p, (size_t)(b + sizeof b - p));
 }
 
+/* Numbers are written in the C locale whatever the program's LC_NUMERIC (a decimal comma, or
+ * U+066B, would make them text that is not JSON); one locale object for the process. */
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+
+static void c_numeric_init(void)
+{
+    c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
 int fc_jw_double(fc_jw *w, double v)
 {
     if (!w)
@@ -332,20 +374,23 @@ int fc_jw_double(fc_jw *w, double v)
         return w->err;
     if (!isfinite(v))
         return fc__jw_fail(w, FC_EINVAL);
+    pthread_once(&c_numeric_once, c_numeric_init);
+    locale_t old = c_numeric ? uselocale(c_numeric) : (locale_t)0;
     char b[40];
     int n = 0;
-    for (int prec = 15; prec <= 17; prec++) { /* the shortest that reads back */
+    for (int prec = 15; prec <= 17; prec++) { /* the shortest of these that reads back */
         n = snprintf(b, sizeof b - 2, "%.*g", prec, v);
         if (strtod(b, NULL) == v)
             break;
     }
-    for (char *c = b; *c; c++)
-        if (*c == ',')
-            *c = '.';         /* a locale's decimal comma */
+    if (c_numeric)
+        uselocale(old);
     if (!strpbrk(b, ".eE")) { /* keep it a double when read back: 1 -> 1.0, as json-c */
         memcpy(b + n, ".0", 3);
         n += 2;
     }
+    if (n < 0 || !fc__json_number(b, (size_t)n)) /* no C locale to be had, and a foreign one */
+        return fc__jw_fail(w, FC_EINVAL);
     return scalar(w, b, (size_t)n);
 }
 
@@ -367,6 +412,8 @@ int fc_jw_raw(fc_jw *w, const char *json, size_t len)
         return w->err;
     size_t off;
     const char *why;
+    /* its containers and the writer's together within FC_JW_MAX_DEPTH (the check counts a
+     * scalar as a level too: a raw scalar at the very deepest level is refused) */
     if (!json || fc__json_check_depth(json, len, FC_JW_MAX_DEPTH - w->depth, false, &off, &why))
         return fc__jw_fail(w, FC_EINVAL);
     return scalar(w, json, len);
@@ -411,14 +458,11 @@ bool fc_jw_done(const fc_jw *w)
 
 const char *fc_jw_text(const fc_jw *w, size_t *len)
 {
-    if (!fc_jw_done(w))
+    if (!fc_jw_done(w) || w->drained)
         return NULL;
     if (len)
         *len = w->len;
-    if (!w->buf)
-        return ""; /* everything drained */
-    w->buf[w->len] = '\0';
-    return w->buf;
+    return w->buf; /* NUL-terminated when the value completed */
 }
 
 long fc_jw_drain(fc_jw *w, char *buf, size_t max)
@@ -427,20 +471,24 @@ long fc_jw_drain(fc_jw *w, char *buf, size_t max)
         return FC_EINVAL;
     if (w->err)
         return w->err;
-    size_t n = w->len < max ? w->len : max;
+    size_t pending = w->len - w->off, n = pending < max ? pending : max;
     if (n > (size_t)LONG_MAX)
         n = (size_t)LONG_MAX;
     if (!n)
         return 0;
-    memcpy(buf, w->buf, n);
-    memmove(w->buf, w->buf + n, w->len - n);
-    w->len -= n;
+    memcpy(buf, w->buf + w->off, n);
+    w->drained = true;
+    w->off += n; /* the room goes back to appends when the buffer would grow */
+    if (w->off == w->len)
+        w->off = w->len = 0;
+    if (w->done)
+        w->buf[w->len] = '\0';
     return (long)n;
 }
 
 size_t fc_jw_pending(const fc_jw *w)
 {
-    return w ? w->len : 0;
+    return w ? w->len - w->off : 0;
 }
 
 int fc_response_jw(fc_request *req, int status, fc_jw *w)
@@ -449,14 +497,15 @@ int fc_response_jw(fc_request *req, int status, fc_jw *w)
         fc_jw_free(w);
         return FC_EINVAL;
     }
-    int err = !w ? FC_EINVAL : w->err ? w->err : !w->done ? FC_EINVAL : 0;
+    /* a drained writer no longer holds the whole text */
+    int err = !w ? FC_EINVAL : w->err ? w->err : !w->done || w->drained ? FC_EINVAL : 0;
     if (!err && put_c(w, '\n'))
         err = w->err;
     if (err) {
         fc_jw_free(w);
         fc_abort(req, 500,
                  err == FC_ENOMEM ? "JSON writer: out of memory"
-                                  : "JSON writer: the JSON written is not complete or valid");
+                                  : "JSON writer: the JSON is not complete, not valid, or was drained");
         return err;
     }
     char *body = w->buf;

@@ -24,6 +24,10 @@ enum {
     OID_JSONB = 3802,
 };
 
+/* Levels a result takes in a writer: its array or object, a row, and a json value's own
+ * (fc__json_check's limit). */
+#define PG_JSON_LEVELS (2 + 64)
+
 /* What a value becomes in JSON. */
 typedef enum {
     V_NULL,   /* SQL NULL */
@@ -35,6 +39,18 @@ typedef enum {
 } vkind;
 
 /* The kind of value (row, col), and its text in *vp, *lenp. */
+/* "dddd-dd-dd hh:..." without an era: DateStyle ISO's form of a timestamp in our era */
+static bool iso_datetime(const char *v, size_t len)
+{
+    static const char shape[] = "dddd-dd-dd dd:";
+    if (len < sizeof shape - 1 || (len >= 3 && memcmp(v + len - 3, " BC", 3) == 0))
+        return false;
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] == 'd' ? v[i] < '0' || v[i] > '9' : v[i] != shape[i])
+            return false;
+    return true;
+}
+
 static vkind kind_of(const PGresult *res, int row, int col, Oid type, const char **vp, size_t *lenp)
 {
     if (PQgetisnull(res, row, col))
@@ -63,8 +79,9 @@ static vkind kind_of(const PGresult *res, int row, int col, Oid type, const char
     }
     case OID_TIMESTAMP:
     case OID_TIMESTAMPTZ:
-        /* ISO 8601: "2013-05-26 14:50:58.951" -> "2013-05-26T14:50:58.951"; not "infinity" */
-        return len > 10 && v[10] == ' ' ? V_TIME : V_STRING;
+        /* DateStyle ISO: "2013-05-26 14:50:58.951" -> "2013-05-26T14:50:58.951"; not
+         * "infinity", another DateStyle ("05/26/2013 14:50:58"), or a BC date */
+        return iso_datetime(v, len) ? V_TIME : V_STRING;
     default:
         return V_STRING;
     }
@@ -214,10 +231,13 @@ static int put_value(fc_jw *w, const PGresult *res, int row, int col, Oid type)
     case V_JSON:
         return put_compact(w, v, len);
     case V_TIME: {
-        /* the text with 'T' for the space at 10 */
+        /* the text with 'T' for the space at 10: ASCII (iso_datetime), so it went unescaped and
+         * ends one byte before the closing quote */
         if (fc__jw_put_str(w, v, len))
             return fc_jw_error(w);
-        fc__jw_buf(w)[fc_jw_pending(w) - len - 1 + 10] = 'T';
+        char *sp = fc__jw_buf(w) + fc_jw_pending(w) - len - 1 + 10;
+        if (*sp == ' ')
+            *sp = 'T';
         return 0;
     }
     default:
@@ -250,14 +270,20 @@ static int put_row(fc_jw *w, const PGresult *res, int ncols, int row, bool objec
     return fc__jw_put(w, object ? "}" : "]", 1);
 }
 
-/* Room for the whole answer at once: the first row's size, scaled, plus an eighth. */
+/* Room for the answer, guessed from its first rows (at most 16) and capped at 4 MiB: a hint,
+ * not a need (one huge first row must not ask for rows x its size). */
 static void reserve_rows(fc_jw *w, const PGresult *res, int ncols, int nrows)
 {
-    size_t row = 16;
-    for (int i = 0; i < ncols; i++)
-        row += (size_t)PQgetlength(res, 0, i) + strlen(PQfname(res, i)) + 8;
-    if (nrows > 0 && row < SIZE_MAX / 2 / (size_t)nrows)
-        fc__jw_reserve(w, row * (size_t)nrows + row * (size_t)nrows / 8);
+    int sample = nrows < 16 ? nrows : 16;
+    size_t bytes = 0;
+    for (int r = 0; r < sample; r++)
+        for (int i = 0; i < ncols; i++)
+            bytes += (size_t)PQgetlength(res, r, i) + strlen(PQfname(res, i)) + 8;
+    if (sample == 0)
+        return;
+    size_t per_row = bytes / (size_t)sample + 16, cap = (size_t)4 << 20;
+    size_t guess = per_row > cap / (size_t)nrows ? cap : per_row * (size_t)nrows;
+    fc__jw_hint(w, guess + guess / 8);
 }
 
 int fc_jw_pg(fc_jw *w, const fc_pg_result *r, fc_pg_shape shape, int key_col)
@@ -271,6 +297,8 @@ int fc_jw_pg(fc_jw *w, const fc_pg_result *r, fc_pg_shape shape, int key_col)
         return fc__jw_fail(w, FC_EINVAL);
     const PGresult *res = r->res;
     int nrows = PQntuples(res), ncols = PQnfields(res);
+    if (fc__jw_depth_left(w) < PG_JSON_LEVELS)
+        return fc__jw_fail(w, FC_ERANGE);
     if (shape == FC_PG_OBJECT && nrows == 0)
         return FC_ENOENT;
     if (fc__jw_value_begin(w))
@@ -307,7 +335,8 @@ int fc_response_pg(fc_request *req, const fc_pg_result *r, fc_pg_shape shape, in
         return FC_EINVAL;
     int err = fc_pg_ok(r);
     if (err) {
-        fc_log(FC_LOG_WARNING, "%s: %s", fc_request_endpoint(req), fc_pg_error(r));
+        const char *ep = fc_request_endpoint(req), *msg = fc_pg_error(r);
+        fc_log(FC_LOG_WARNING, "%s: %s", ep ? ep : "fc_response_pg", msg ? msg : fc_strerror(err));
         return fc_abort(req, err == FC_EDBDOWN || err == FC_ETIMEDOUT ? 503 : 500,
                         err == FC_EDBDOWN || err == FC_ETIMEDOUT ? "database unavailable"
                                                                  : "database error");

@@ -7,8 +7,10 @@
 #include "tap.h"
 
 #include <json-c/json.h>
+#include <locale.h>
 #include <math.h>
 #include <time.h>
+#include <unistd.h>
 
 static const int JC_FLAGS = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
 
@@ -525,9 +527,80 @@ static void test_drain(void)
     const char *t = fc_jw_text(whole, &len);
     CHECK(t && got.len == len && memcmp(got.data, t, len) == 0);
     CHECK_INT(fc_jw_drain(parts, NULL, 4), FC_EINVAL);
+    /* a drained writer has no whole text any more: neither fc_jw_text nor an answer */
+    CHECK(fc_jw_done(parts));
+    CHECK(fc_jw_text(parts, NULL) == NULL);
+    fc_jw *half = fc_jw_new();
+    fc_jw_array_begin(half);
+    fc_jw_int(half, 12345);
+    fc_jw_array_end(half);
+    CHECK_INT(fc_jw_drain(half, chunk, 3), 3);
+    CHECK(fc_jw_done(half) && fc_jw_text(half, NULL) == NULL);
+    CHECK_INT(fc_jw_pending(half), 4);
+    fc_jw_free(half);
+    /* drained room is reused: a long stream in small chunks stays one small buffer */
+    fc_jw *stream = fc_jw_new();
+    fc_jw_array_begin(stream);
+    size_t total = 0, wrote = 1;
+    for (int i = 0; i < 200000; i++) {
+        fc_jw_string(stream, "0123456789abcdefghij");
+        wrote += (i ? 1 : 0) + 22;
+        while (fc_jw_pending(stream) >= sizeof chunk)
+            total += (size_t)fc_jw_drain(stream, chunk, sizeof chunk);
+    }
+    CHECK_INT(total + fc_jw_pending(stream), wrote);
+    CHECK(fc_jw_pending(stream) < sizeof chunk);
+    fc_jw_free(stream);
     fc__buf_free(&got);
     fc_jw_free(whole);
     fc_jw_free(parts);
+}
+
+/* At the deepest level a refused container writes nothing (not even its ','). */
+static void test_depth_edges(void)
+{
+    fc_jw *w = fc_jw_new();
+    for (int i = 0; i < FC_JW_MAX_DEPTH; i++)
+        fc_jw_array_begin(w);
+    CHECK_INT(fc_jw_int(w, 1), 0); /* a scalar at the deepest level is fine */
+    size_t before = fc_jw_pending(w);
+    CHECK_INT(fc_jw_array_begin(w), FC_ERANGE);
+    CHECK_INT(fc_jw_pending(w), before);
+    fc_jw_free(w);
+}
+
+/* Numbers are JSON in any LC_NUMERIC: in ps_AF (built here with localedef, which Debian's
+ * libc-bin has) printf writes 1.5 with U+066B for the point, the writer 1.5. */
+static void test_locale(void)
+{
+    char dir[] = "/tmp/test_jw_locXXXXXX", cmd[256];
+    if (!mkdtemp(dir))
+        return;
+    snprintf(cmd, sizeof cmd, "localedef -i ps_AF -f UTF-8 %s/ps_AF.UTF-8 >/dev/null 2>&1", dir);
+    char *old = getenv("LOCPATH") ? strdup(getenv("LOCPATH")) : NULL;
+    if (system(cmd) == 0 && setenv("LOCPATH", dir, 1) == 0 && setlocale(LC_NUMERIC, "ps_AF.UTF-8")) {
+        char b[16];
+        snprintf(b, sizeof b, "%.1f", 1.5);
+        CHECK_STR(b, "1\xD9\xAB" "5"); /* the locale is in force */
+        fc_jw *w = fc_jw_new();
+        fc_jw_array_begin(w);
+        CHECK_INT(fc_jw_double(w, 1.5), 0);
+        CHECK_INT(fc_jw_double(w, -0.25e-10), 0);
+        fc_jw_array_end(w);
+        CHECK_STR(text_of(w), "[1.5,-2.5e-11]");
+        fc_jw_free(w);
+        setlocale(LC_NUMERIC, "C");
+    } else {
+        fprintf(stderr, "test_jw: no ps_AF locale could be built: the locale check did not run\n");
+    }
+    if (old)
+        setenv("LOCPATH", old, 1);
+    else
+        unsetenv("LOCPATH");
+    free(old);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "test_jw: could not remove %s\n", dir);
 }
 
 static void test_json_embed(void)
@@ -788,6 +861,51 @@ static void test_results(void)
     w = fc_jw_new();
     CHECK_INT(fc_jw_pg(w, &ok, (fc_pg_shape)9, 0), FC_EINVAL);
     fc_jw_free(w);
+    /* a huge first row does not make the size guess ask for rows x its size */
+    PGresult *big = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc batt = {.name = "t", .typid = T_TEXT, .typlen = -1, .atttypmod = -1};
+    PQsetResultAttrs(big, 1, &batt);
+    size_t hugelen = (size_t)4 << 20;
+    char *huge = malloc(hugelen);
+    memset(huge, 'x', hugelen);
+    PQsetvalue(big, 0, 0, huge, (int)hugelen);
+    free(huge);
+    for (int i = 1; i < 100000; i++)
+        PQsetvalue(big, i, 0, "y", 1);
+    fc_pg_result bigr = {big, 0, NULL, NULL};
+    w = fc_jw_new();
+    CHECK_INT(fc_jw_pg(w, &bigr, FC_PG_ARRAYS, 0), 0);
+    CHECK_INT(fc_jw_pending(w), 2 + (hugelen + 4) + 99999 * (1 + 5));
+    fc_jw_free(w);
+    PQclear(big);
+    /* timestamps other than DateStyle ISO's, and BC ones, stay as PostgreSQL wrote them */
+    PGresult *ts = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc tatt = {.name = "ts", .typid = T_TIMESTAMP, .typlen = 8, .atttypmod = -1};
+    PQsetResultAttrs(ts, 1, &tatt);
+    static const char *const tsv[] = {"05/26/2013 14:50:58", "Sun May 26 14:50:58.951 2013",
+                                      "0044-03-15 12:00:00 BC", "2013-05-26 14:50:58.951"};
+    for (int i = 0; i < 4; i++)
+        PQsetvalue(ts, i, 0, (char *)tsv[i], (int)strlen(tsv[i]));
+    fc_pg_result tsr = {ts, 0, NULL, NULL};
+    w = fc_jw_new();
+    CHECK_INT(fc_jw_pg(w, &tsr, FC_PG_ARRAYS, 0), 0);
+    CHECK_STR(text_of(w), "[[\"05/26/2013 14:50:58\"],[\"Sun May 26 14:50:58.951 2013\"],"
+                          "[\"0044-03-15 12:00:00 BC\"],[\"2013-05-26T14:50:58.951\"]]");
+    fc_jw_free(w);
+    struct json_object *tso = fc_pg_json(&tsr);
+    CHECK_STR(json_object_to_json_string_ext(tso, JC_FLAGS),
+              "[{\"ts\":\"05/26/2013 14:50:58\"},{\"ts\":\"Sun May 26 14:50:58.951 2013\"},"
+              "{\"ts\":\"0044-03-15 12:00:00 BC\"},{\"ts\":\"2013-05-26T14:50:58.951\"}]");
+    json_object_put(tso);
+    PQclear(ts);
+    /* too deep in a writer for a result and its json values: refused, nothing written */
+    w = fc_jw_new();
+    for (int i = 0; i < FC_JW_MAX_DEPTH - 10; i++)
+        fc_jw_array_begin(w);
+    size_t before = fc_jw_pending(w);
+    CHECK_INT(fc_jw_pg(w, &ok, FC_PG_ARRAYS, 0), FC_ERANGE);
+    CHECK_INT(fc_jw_pending(w), before);
+    fc_jw_free(w);
     /* inside a document, as a member */
     w = fc_jw_new();
     fc_jw_object_begin(w);
@@ -818,7 +936,10 @@ static void h_jw(fc_request *req)
 static void h_pg(fc_request *req)
 {
     const char *which = fc_query(req, "which");
-    const fc_pg_result *r = !which ? g_ok : !strcmp(which, "empty") ? g_empty : g_down;
+    const fc_pg_result *r = !which                   ? g_ok
+                            : !strcmp(which, "empty") ? g_empty
+                            : !strcmp(which, "null")  ? NULL
+                                                      : g_down;
     fc_response_pg(req, r, FC_PG_OBJECT, 0);
 }
 
@@ -858,6 +979,9 @@ static void test_answers(void)
     r = fc_test_request(app, "GET", "/pg?which=empty", NULL, NULL, 0);
     CHECK(r && fc_test_status(r) == 404);
     fc_test_response_free(r);
+    r = fc_test_request(app, "GET", "/pg?which=null", NULL, NULL, 0); /* no result at all */
+    CHECK(r && fc_test_status(r) == 500);
+    fc_test_response_free(r);
     r = fc_test_request(app, "GET", "/pg?which=down", NULL, NULL, 0);
     CHECK(r && fc_test_status(r) == 503);
     CHECK(r && strstr(fc_test_body(r, NULL), "database unavailable") != NULL);
@@ -881,6 +1005,8 @@ int main(void)
     test_strings();
     test_numbers();
     test_drain();
+    test_depth_edges();
+    test_locale();
     test_json_embed();
     test_results();
     test_answers();
