@@ -136,7 +136,8 @@ void fc__setting_accepted(const fc__setting *s, bool md, char *buf, size_t size)
     buf[0] = '\0';
     switch (s->kind) {
     case FC__KIND_STRING:
-        put(buf, size, &len, "%s", s->min ? "a non-empty string" : "a string");
+        put(buf, size, &len, "%s",
+            s->min ? "a non-empty string" : "a string (NULL to the setter unsets it)");
         return;
     case FC__KIND_BOOL:
         put_words(buf, size, &len, bool_true, NWORDS(bool_true), md);

@@ -30,7 +30,7 @@
 #define FC__SETTINGS(X)                                                                            \
     X(HOST, host, STRING, "127.0.0.1", NULL, 1, 0, NULL, fc_app_set_host,                          \
       "address to listen on (IPv4 or IPv6)")                                                      \
-    X(PORT, port, PORT, 5000, NULL, 0, 65535, "a free port (`fc_app_port` tells which)",           \
+    X(PORT, port, PORT, 5000, NULL, 0, 65535, "a free port, which `fc_app_port` tells",           \
       fc_app_set_port, "port to listen on")                                                       \
     X(THREADS, threads, COUNT, 1, "number of cores", 1, 1024, NULL, fc_app_set_threads,            \
       "polling threads, each with its own connections, database connections and timers")         \
@@ -74,7 +74,7 @@
     X(DB_PIPELINE, db_pipeline, COUNT, 32, NULL, 1, 1024, NULL, fc_app_set_db_pipeline,            \
       "queries in flight per connection (libpq pipeline mode); 1 = one at a time")               \
     X(LOG_LEVEL, log_level, LEVEL, FC_LOG_INFO, NULL, FC_LOG_DEBUG, FC_LOG_ERROR, NULL, none,      \
-      "the least important log lines written (process-wide: read again by the first log line); " \
+      "the lowest level of log lines written; process-wide, read when the first line is logged; " \
       "`debug` adds libmicrohttpd's messages")                                                    \
     X(SHUTDOWN_GRACE_MS, shutdown_grace_ms, MS, 10000, NULL, 0, 3600000,                           \
       "deferred requests get 503 at once", none,                                                  \
