@@ -33,37 +33,31 @@
                       .kind = FC__KIND_##kind_,                                                   \
                       .dflt = DFLT_NUM_##kind_(dflt_),                                            \
                       .dflt_str = DFLT_STR_##kind_(dflt_),                                        \
-                      .dflt_doc = dflt_doc_,                                                      \
+                      .dflt_doc = (dflt_doc_),                                                    \
                       .min = (unsigned long long)(min_),                                          \
                       .max = (unsigned long long)(max_),                                          \
-                      .zero = zero_,                                                              \
+                      .zero = (zero_),                                                            \
                       .setter = #setter_,                                                         \
-                      .meaning = meaning_},
+                      .meaning = (meaning_)},
 const fc__setting fc__settings[FC__S_N] = {FC__SETTINGS(ROW)};
 #undef ROW
 
+static const struct {
+    const char *name, *unit;
+} kinds[] = {
+#define KIND_ROW(K, ctype, doc, unit) [FC__KIND_##K] = {doc, unit},
+    FC__KINDS(KIND_ROW)
+#undef KIND_ROW
+};
+
 const char *fc__setting_kind_name(fc__setting_kind k)
 {
-    switch (k) {
-#define KIND_NAME(K, ctype, doc, unit)                                                             \
-    case FC__KIND_##K:                                                                             \
-        return doc;
-        FC__KINDS(KIND_NAME)
-#undef KIND_NAME
-    }
-    return "?";
+    return (size_t)k < sizeof(kinds) / sizeof(kinds[0]) ? kinds[k].name : "?";
 }
 
 const char *fc__setting_kind_unit(fc__setting_kind k)
 {
-    switch (k) {
-#define KIND_UNIT(K, ctype, doc, unit)                                                             \
-    case FC__KIND_##K:                                                                             \
-        return unit;
-        FC__KINDS(KIND_UNIT)
-#undef KIND_UNIT
-    }
-    return "";
+    return (size_t)k < sizeof(kinds) / sizeof(kinds[0]) ? kinds[k].unit : "";
 }
 
 const char *fc__setting_level_name(fc_log_level l)

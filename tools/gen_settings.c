@@ -37,16 +37,18 @@ static void fmt_default(const fc__setting *s, bool md, char *buf, size_t size)
     case FC__KIND_LEVEL:
         snprintf(buf, size, "%s%s%s", q, fc__setting_level_name((fc_log_level)s->dflt), q);
         return;
-    case FC__KIND_BYTES:
-        if (s->dflt >= 1024 * 1024 && s->dflt % (1024 * 1024) == 0) {
-            snprintf(buf, size, "%s%llu%s (%llu MiB)", q, s->dflt, q, s->dflt / (1024 * 1024));
+    case FC__KIND_BYTES: {
+        const unsigned long long kib = 1024, mib = kib * kib;
+        if (s->dflt >= mib && s->dflt % mib == 0) {
+            snprintf(buf, size, "%s%llu%s (%llu MiB)", q, s->dflt, q, s->dflt / mib);
             return;
         }
-        if (s->dflt >= 1024 && s->dflt % 1024 == 0) {
-            snprintf(buf, size, "%s%llu%s (%llu KiB)", q, s->dflt, q, s->dflt / 1024);
+        if (s->dflt >= kib && s->dflt % kib == 0) {
+            snprintf(buf, size, "%s%llu%s (%llu KiB)", q, s->dflt, q, s->dflt / kib);
             return;
         }
         break;
+    }
     default:
         break;
     }
@@ -55,7 +57,7 @@ static void fmt_default(const fc__setting *s, bool md, char *buf, size_t size)
 
 static const char *setter_of(const fc__setting *s)
 {
-    return strcmp(s->setter, "none") ? s->setter : NULL;
+    return strcmp(s->setter, "none") != 0 ? s->setter : NULL;
 }
 
 static void markdown(FILE *out)
@@ -81,7 +83,7 @@ static void markdown(FILE *out)
  * four spaces, none wider than HEADER_WIDTH. */
 static void comment_wrapped(FILE *out, const char *text)
 {
-    char plain[1024];
+    char plain[1024] = "";
     size_t n = 0;
     for (const char *p = text; *p && n + 1 < sizeof(plain); p++)
         if (*p != '`')
@@ -244,7 +246,7 @@ int main(int argc, char **argv)
                 printf("%s\n", fc__settings[i].setter);
         return 0;
     }
-    if (argc < 3 || (strcmp(argv[1], "--write") && strcmp(argv[1], "--check"))) {
+    if (argc < 3 || (strcmp(argv[1], "--write") != 0 && strcmp(argv[1], "--check") != 0)) {
         fprintf(stderr, "usage: %s --write|--check FILE... | --names | --setters\n", argv[0]);
         return 2;
     }
