@@ -240,25 +240,102 @@ FC_API int fc_app_teardown(fc_app *app, fc_teardown_fn fn);
 /** App-wide error handler; @p status 0 = any error status (400..599). */
 FC_API int fc_app_errorhandler(fc_app *app, int status, fc_error_fn fn);
 
-/* Settings. Each has a FLASKC_* environment twin read by fc_app_new; a setter
- * called after that wins. FC_EINVAL on a bad value, FC_EBUSY after start. */
-FC_API int fc_app_set_host(fc_app *app, const char *host);          /* FLASKC_HOST, "127.0.0.1" */
-FC_API int fc_app_set_port(fc_app *app, int port);                  /* FLASKC_PORT, 5000; 0 = free port */
-FC_API int fc_app_set_threads(fc_app *app, unsigned n);             /* FLASKC_THREADS, number of cores */
-FC_API int fc_app_set_workers(fc_app *app, unsigned n);             /* FLASKC_WORKERS, 32: pool for FC_BLOCKING */
-FC_API int fc_app_set_max_connections(fc_app *app, unsigned n);     /* FLASKC_MAX_CONNECTIONS, 10000 */
-FC_API int fc_app_set_connection_memory(fc_app *app, size_t bytes); /* FLASKC_CONNECTION_MEMORY, 20480 */
-FC_API int fc_app_set_timeout(fc_app *app, unsigned seconds);       /* FLASKC_TIMEOUT, 60: idle/slow client */
-FC_API int fc_app_set_header_timeout(fc_app *app, unsigned seconds); /* FLASKC_HEADER_TIMEOUT, 30: headers not in -> 408; 0 = off */
-FC_API int fc_app_set_max_body(fc_app *app, size_t bytes);          /* FLASKC_MAX_BODY, 16 MiB; 0 = none */
-FC_API int fc_app_set_deadline(fc_app *app, unsigned ms);           /* FLASKC_DEADLINE_MS, 30000: deferred answer -> 504 */
-FC_API int fc_app_set_access_log(fc_app *app, bool on);             /* FLASKC_ACCESS_LOG, off */
-FC_API int fc_app_set_json_errors(fc_app *app, bool always);        /* FLASKC_JSON_ERRORS, off: JSON only if accepted */
-FC_API int fc_app_set_watchdog(fc_app *app, unsigned ms);           /* FLASKC_WATCHDOG_MS, 100; 0 = off */
-FC_API int fc_app_set_database_url(fc_app *app, const char *url);   /* FLASKC_DATABASE_URL, none */
-FC_API int fc_app_set_db_pool(fc_app *app, unsigned connections);   /* FLASKC_DB_POOL, 20 */
-FC_API int fc_app_set_db_queue(fc_app *app, unsigned max_waiting);  /* FLASKC_DB_QUEUE, 10000 */
-FC_API int fc_app_set_db_pipeline(fc_app *app, unsigned depth);     /* FLASKC_DB_PIPELINE, 32; 1 = no pipelining */
+/* Settings. Each has a FLASKC_* environment twin read by fc_app_new: a bad
+ * value there is logged and makes fc_app_start and fc_app_run fail with
+ * FC_EINVAL. A setter called after fc_app_new wins; it returns FC_EINVAL for
+ * a value outside the range below (nothing changes) and FC_EBUSY once the app
+ * started. Call them from the thread that owns the app, before it starts;
+ * strings are copied. The table is written from libflaskc/settings.h:
+ * settings:begin (make settings-docs)
+ * FLASKC_HOST (fc_app_set_host)
+ *     string, default "127.0.0.1"; accepted: a non-empty string
+ *     address to listen on (IPv4 or IPv6)
+ * FLASKC_PORT (fc_app_set_port)
+ *     port, default 5000; accepted: 0..65535 (0 = a free port, which fc_app_port tells)
+ *     port to listen on
+ * FLASKC_THREADS (fc_app_set_threads)
+ *     count, default number of cores; accepted: 1..1024
+ *     polling threads, each with its own connections, database connections and timers
+ * FLASKC_WORKERS (fc_app_set_workers)
+ *     count, default 32; accepted: 1..4096
+ *     worker pool for blocking handlers (FC_BLOCKING) and fc_pool_run
+ * FLASKC_MAX_CONNECTIONS (fc_app_set_max_connections)
+ *     count, default 10000; accepted: 1..1000000
+ *     open connections; requests on connections past it get 503 at once, and 10% more are refused
+ *     (the open-file limit is raised to fit)
+ * FLASKC_CONNECTION_MEMORY (fc_app_set_connection_memory)
+ *     bytes, default 20480 (20 KiB); accepted: 4096..67108864 bytes
+ *     per-connection buffer: request line and headers must fit and leave 1 KiB for the answer's
+ *     headers (about 19 KB, a Cookie header about 9 KB; else 414/431, never silence). libmicrohttpd
+ *     clears it for every request, so bigger costs CPU
+ * FLASKC_TIMEOUT (fc_app_set_timeout)
+ *     seconds, default 60; accepted: 0..86400 seconds (0 = no timeout)
+ *     seconds of silence after which a connection is closed
+ * FLASKC_HEADER_TIMEOUT (fc_app_set_header_timeout)
+ *     seconds, default 30; accepted: 0..86400 seconds (0 = off)
+ *     seconds a client has to send a request's headers (from its first bytes — a silent new
+ *     connection is handed over by the kernel after about 1 s — or from the previous answer);
+ *     then 408 and close — slowloris defence, also ends idle keep-alive connections
+ * FLASKC_MAX_BODY (fc_app_set_max_body)
+ *     bytes, default 16777216 (16 MiB); accepted: 0 or more bytes (0 = no limit)
+ *     larger bodies get 413 (before reading, when Content-Length says so)
+ * FLASKC_DEADLINE_MS (fc_app_set_deadline)
+ *     milliseconds, default 30000; accepted: 0..86400000 milliseconds (0 = no deadline)
+ *     a deferred request not answered in time gets 504
+ * FLASKC_ACCESS_LOG (fc_app_set_access_log)
+ *     boolean, default off; accepted: 1, true, yes, on or 0, false, no, off
+ *     one line per request: address, method, path, status, bytes, duration
+ * FLASKC_JSON_ERRORS (fc_app_set_json_errors)
+ *     boolean, default off; accepted: 1, true, yes, on or 0, false, no, off
+ *     error bodies always JSON (else JSON when the client accepts it)
+ * FLASKC_WATCHDOG_MS (fc_app_set_watchdog)
+ *     milliseconds, default 100; accepted: 0..3600000 milliseconds (0 = off)
+ *     warn when an inline handler blocks longer
+ * FLASKC_DATABASE_URL (fc_app_set_database_url)
+ *     string, default none; accepted: a string (NULL to the setter unsets it)
+ *     libpq conninfo or URI (multi-host accepted); unset: no database
+ * FLASKC_DB_POOL (fc_app_set_db_pool)
+ *     count, default 20; accepted: 1..1000
+ *     PostgreSQL connections, split across the polling threads (at least one each); a thread's
+ *     queries go pipelined on its first free connection, the others take over behind a slow query
+ *     or a transaction
+ * FLASKC_DB_QUEUE (fc_app_set_db_queue)
+ *     count, default 10000; accepted: 1..10000000
+ *     queries waiting for a connection, per polling thread; beyond it, 503 at once
+ * FLASKC_DB_PIPELINE (fc_app_set_db_pipeline)
+ *     count, default 32; accepted: 1..1024
+ *     queries in flight per connection (libpq pipeline mode); 1 = one at a time
+ * FLASKC_LOG_LEVEL (no setter)
+ *     log level, default info; accepted: debug, info, warning, error
+ *     the lowest level of log lines written; process-wide, read when the first line is logged;
+ *     debug adds libmicrohttpd's messages
+ * FLASKC_SHUTDOWN_GRACE_MS (no setter)
+ *     milliseconds, default 10000; accepted: 0..3600000 milliseconds (0 = deferred requests get 503
+ *     at once)
+ *     on SIGTERM, how long requests in flight may take before deferred ones get 503
+ * FLASKC_REUSEPORT (no setter)
+ *     boolean, default off; accepted: 1, true, yes, on or 0, false, no, off
+ *     share the port with other processes (SO_REUSEPORT); the polling threads always share it among
+ *     themselves, but without this a port another program listens on fails the start
+ * settings:end
+ */
+FC_API int fc_app_set_host(fc_app *app, const char *host);
+FC_API int fc_app_set_port(fc_app *app, int port);
+FC_API int fc_app_set_threads(fc_app *app, unsigned n);
+FC_API int fc_app_set_workers(fc_app *app, unsigned n);
+FC_API int fc_app_set_max_connections(fc_app *app, unsigned n);
+FC_API int fc_app_set_connection_memory(fc_app *app, size_t bytes);
+FC_API int fc_app_set_timeout(fc_app *app, unsigned seconds);
+FC_API int fc_app_set_header_timeout(fc_app *app, unsigned seconds);
+FC_API int fc_app_set_max_body(fc_app *app, size_t bytes);
+FC_API int fc_app_set_deadline(fc_app *app, unsigned ms);
+FC_API int fc_app_set_access_log(fc_app *app, bool on);
+FC_API int fc_app_set_json_errors(fc_app *app, bool always);
+FC_API int fc_app_set_watchdog(fc_app *app, unsigned ms);
+FC_API int fc_app_set_database_url(fc_app *app, const char *url);
+FC_API int fc_app_set_db_pool(fc_app *app, unsigned connections);
+FC_API int fc_app_set_db_queue(fc_app *app, unsigned max_waiting);
+FC_API int fc_app_set_db_pipeline(fc_app *app, unsigned depth);
 
 /**
  * Start serving and block until SIGINT/SIGTERM or fc_app_stop. Requests in

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "list.h"
+#include "settings.h"
 
 /* ===== arena.c: per-request memory ===================================== */
 typedef struct fc__arena fc__arena;
@@ -318,31 +319,21 @@ void fc__pool_free(fc__pool *p);
 /* ===== core: app, blueprint, request, response (app.c, blueprint.c,
  * config.c, dispatch.c, request.c, response.c, async.c) ================= */
 
+/* One member per row of settings.h's FC__SETTINGS, typed by its kind. */
 typedef struct fc__config {
-    char *host;
-    int port;
-    unsigned threads;
-    unsigned workers;
-    unsigned max_connections;
-    size_t connection_memory;
-    unsigned timeout_s;
-    unsigned header_timeout_s;
-    size_t max_body;
-    unsigned deadline_ms;
-    bool access_log;
-    bool json_errors;
-    unsigned watchdog_ms;
-    char *database_url;
-    unsigned db_pool;
-    unsigned db_queue;
-    unsigned db_pipeline;
-    unsigned shutdown_grace_ms;
-    size_t max_form_parts;
+#define FC__CONFIG_FIELD(NAME, field, kind, ...) FC__CTYPE_##kind field;
+    FC__SETTINGS(FC__CONFIG_FIELD)
+#undef FC__CONFIG_FIELD
+    size_t max_form_parts; /* no setter nor FLASKC_ twin yet */
     size_t max_form_field;
+    int env_err;       /* FC_EINVAL when a FLASKC_* value was bad: the app will not start */
+    char env_msg[400]; /* the first bad value's message (name, value, accepted range) */
 } fc__config;
-void fc__config_defaults(fc__config *c);
-/** Apply FLASKC_* variables; bad values are logged and ignored. */
-void fc__config_from_env(fc__config *c);
+/** Defaults (settings.h) into @p c: 0 or FC_ENOMEM. */
+int fc__config_defaults(fc__config *c);
+/** Apply FLASKC_* variables: 0, FC_ENOMEM, or FC_EINVAL when a value was bad
+ *  (each logged; the first kept in env_err/env_msg; others still applied). */
+int fc__config_from_env(fc__config *c);
 void fc__config_free(fc__config *c);
 
 typedef struct fc__bproute {
