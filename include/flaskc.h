@@ -240,25 +240,102 @@ FC_API int fc_app_teardown(fc_app *app, fc_teardown_fn fn);
 /** App-wide error handler; @p status 0 = any error status (400..599). */
 FC_API int fc_app_errorhandler(fc_app *app, int status, fc_error_fn fn);
 
-/* Settings. Each has a FLASKC_* environment twin read by fc_app_new; a setter
- * called after that wins. FC_EINVAL on a bad value, FC_EBUSY after start. */
-FC_API int fc_app_set_host(fc_app *app, const char *host);          /* FLASKC_HOST, "127.0.0.1" */
-FC_API int fc_app_set_port(fc_app *app, int port);                  /* FLASKC_PORT, 5000; 0 = free port */
-FC_API int fc_app_set_threads(fc_app *app, unsigned n);             /* FLASKC_THREADS, number of cores */
-FC_API int fc_app_set_workers(fc_app *app, unsigned n);             /* FLASKC_WORKERS, 32: pool for FC_BLOCKING */
-FC_API int fc_app_set_max_connections(fc_app *app, unsigned n);     /* FLASKC_MAX_CONNECTIONS, 10000 */
-FC_API int fc_app_set_connection_memory(fc_app *app, size_t bytes); /* FLASKC_CONNECTION_MEMORY, 20480 */
-FC_API int fc_app_set_timeout(fc_app *app, unsigned seconds);       /* FLASKC_TIMEOUT, 60: idle/slow client */
-FC_API int fc_app_set_header_timeout(fc_app *app, unsigned seconds); /* FLASKC_HEADER_TIMEOUT, 30: headers not in -> 408; 0 = off */
-FC_API int fc_app_set_max_body(fc_app *app, size_t bytes);          /* FLASKC_MAX_BODY, 16 MiB; 0 = none */
-FC_API int fc_app_set_deadline(fc_app *app, unsigned ms);           /* FLASKC_DEADLINE_MS, 30000: deferred answer -> 504 */
-FC_API int fc_app_set_access_log(fc_app *app, bool on);             /* FLASKC_ACCESS_LOG, off */
-FC_API int fc_app_set_json_errors(fc_app *app, bool always);        /* FLASKC_JSON_ERRORS, off: JSON only if accepted */
-FC_API int fc_app_set_watchdog(fc_app *app, unsigned ms);           /* FLASKC_WATCHDOG_MS, 100; 0 = off */
-FC_API int fc_app_set_database_url(fc_app *app, const char *url);   /* FLASKC_DATABASE_URL, none */
-FC_API int fc_app_set_db_pool(fc_app *app, unsigned connections);   /* FLASKC_DB_POOL, 20 */
-FC_API int fc_app_set_db_queue(fc_app *app, unsigned max_waiting);  /* FLASKC_DB_QUEUE, 10000 */
-FC_API int fc_app_set_db_pipeline(fc_app *app, unsigned depth);     /* FLASKC_DB_PIPELINE, 32; 1 = no pipelining */
+/* Settings. Each has a FLASKC_* environment twin read by fc_app_new: a bad
+ * value there is logged and makes fc_app_start and fc_app_run fail with
+ * FC_EINVAL. A setter called after fc_app_new wins; it returns FC_EINVAL for
+ * a value outside the range below (nothing changes) and FC_EBUSY once the app
+ * started. Call them from the thread that owns the app, before it starts;
+ * strings are copied. The table is written from libflaskc/settings.h:
+ * settings:begin (make settings-docs)
+ * FLASKC_HOST (fc_app_set_host)
+ *     string, default "127.0.0.1"; accepted: a non-empty string
+ *     address to listen on (IPv4 or IPv6)
+ * FLASKC_PORT (fc_app_set_port)
+ *     port, default 5000; accepted: 0..65535 (0 = a free port, which fc_app_port tells)
+ *     port to listen on
+ * FLASKC_THREADS (fc_app_set_threads)
+ *     count, default number of cores; accepted: 1..1024
+ *     polling threads, each with its own connections, database connections and timers
+ * FLASKC_WORKERS (fc_app_set_workers)
+ *     count, default 32; accepted: 1..4096
+ *     worker pool for blocking handlers (FC_BLOCKING) and fc_pool_run
+ * FLASKC_MAX_CONNECTIONS (fc_app_set_max_connections)
+ *     count, default 10000; accepted: 1..1000000
+ *     open connections; requests on connections past it get 503 at once, and 10% more are refused
+ *     (the open-file limit is raised to fit)
+ * FLASKC_CONNECTION_MEMORY (fc_app_set_connection_memory)
+ *     bytes, default 20480 (20 KiB); accepted: 4096..67108864 bytes
+ *     per-connection buffer: request line and headers must fit and leave 1 KiB for the answer's
+ *     headers (about 19 KB, a Cookie header as much; else 414/431, never silence). libmicrohttpd
+ *     clears it for every request, so bigger costs CPU
+ * FLASKC_TIMEOUT (fc_app_set_timeout)
+ *     seconds, default 60; accepted: 0..86400 seconds (0 = no timeout)
+ *     seconds of silence after which a connection is closed
+ * FLASKC_HEADER_TIMEOUT (fc_app_set_header_timeout)
+ *     seconds, default 30; accepted: 0..86400 seconds (0 = off)
+ *     seconds a client has to send a request's headers (from its first bytes — a silent new
+ *     connection is handed over by the kernel after about 1 s — or from the previous answer);
+ *     then 408 and close — slowloris defence, also ends idle keep-alive connections
+ * FLASKC_MAX_BODY (fc_app_set_max_body)
+ *     bytes, default 16777216 (16 MiB); accepted: 0 or more bytes (0 = no limit)
+ *     larger bodies get 413 (before reading, when Content-Length says so)
+ * FLASKC_DEADLINE_MS (fc_app_set_deadline)
+ *     milliseconds, default 30000; accepted: 0..86400000 milliseconds (0 = no deadline)
+ *     a deferred request not answered in time gets 504
+ * FLASKC_ACCESS_LOG (fc_app_set_access_log)
+ *     boolean, default off; accepted: 1, true, yes, on or 0, false, no, off
+ *     one line per request: address, method, path, status, bytes, duration
+ * FLASKC_JSON_ERRORS (fc_app_set_json_errors)
+ *     boolean, default off; accepted: 1, true, yes, on or 0, false, no, off
+ *     error bodies always JSON (else JSON when the client accepts it)
+ * FLASKC_WATCHDOG_MS (fc_app_set_watchdog)
+ *     milliseconds, default 100; accepted: 0..3600000 milliseconds (0 = off)
+ *     warn when an inline handler blocks longer
+ * FLASKC_DATABASE_URL (fc_app_set_database_url)
+ *     string, default none; accepted: a string (NULL to the setter unsets it)
+ *     libpq conninfo or URI (multi-host accepted); unset: no database
+ * FLASKC_DB_POOL (fc_app_set_db_pool)
+ *     count, default 20; accepted: 1..1000
+ *     PostgreSQL connections, split across the polling threads (at least one each); a thread's
+ *     queries go pipelined on its first free connection, the others take over behind a slow query
+ *     or a transaction
+ * FLASKC_DB_QUEUE (fc_app_set_db_queue)
+ *     count, default 10000; accepted: 1..10000000
+ *     queries waiting for a connection, per polling thread; beyond it, 503 at once
+ * FLASKC_DB_PIPELINE (fc_app_set_db_pipeline)
+ *     count, default 32; accepted: 1..1024
+ *     queries in flight per connection (libpq pipeline mode); 1 = one at a time
+ * FLASKC_LOG_LEVEL (no setter)
+ *     log level, default info; accepted: debug, info, warning, error
+ *     the lowest level of log lines written; process-wide, read when the first line is logged;
+ *     debug adds libmicrohttpd's messages
+ * FLASKC_SHUTDOWN_GRACE_MS (no setter)
+ *     milliseconds, default 10000; accepted: 0..3600000 milliseconds (0 = deferred requests get 503
+ *     at once)
+ *     on SIGTERM, how long requests in flight may take before deferred ones get 503
+ * FLASKC_REUSEPORT (no setter)
+ *     boolean, default off; accepted: 1, true, yes, on or 0, false, no, off
+ *     share the port with other processes (SO_REUSEPORT); the polling threads always share it among
+ *     themselves, but without this a port another program listens on fails the start
+ * settings:end
+ */
+FC_API int fc_app_set_host(fc_app *app, const char *host);
+FC_API int fc_app_set_port(fc_app *app, int port);
+FC_API int fc_app_set_threads(fc_app *app, unsigned n);
+FC_API int fc_app_set_workers(fc_app *app, unsigned n);
+FC_API int fc_app_set_max_connections(fc_app *app, unsigned n);
+FC_API int fc_app_set_connection_memory(fc_app *app, size_t bytes);
+FC_API int fc_app_set_timeout(fc_app *app, unsigned seconds);
+FC_API int fc_app_set_header_timeout(fc_app *app, unsigned seconds);
+FC_API int fc_app_set_max_body(fc_app *app, size_t bytes);
+FC_API int fc_app_set_deadline(fc_app *app, unsigned ms);
+FC_API int fc_app_set_access_log(fc_app *app, bool on);
+FC_API int fc_app_set_json_errors(fc_app *app, bool always);
+FC_API int fc_app_set_watchdog(fc_app *app, unsigned ms);
+FC_API int fc_app_set_database_url(fc_app *app, const char *url);
+FC_API int fc_app_set_db_pool(fc_app *app, unsigned connections);
+FC_API int fc_app_set_db_queue(fc_app *app, unsigned max_waiting);
+FC_API int fc_app_set_db_pipeline(fc_app *app, unsigned depth);
 
 /**
  * Start serving and block until SIGINT/SIGTERM or fc_app_stop. Requests in
@@ -463,6 +540,91 @@ FC_API int fc_response_stream(fc_request *req, int status, const char *content_t
  *  stream that is not parked makes its next FC_STREAM_WAIT return at once. */
 FC_API void fc_stream_wake(fc_request *req);
 
+/* ---------------------------------------------------------------------------
+ * The JSON writer: JSON text written straight into one growing buffer, no
+ * tree of objects (json-c stays for parsing requests and for your own objects).
+ * A writer holds one JSON value, usually an object or an array, built with
+ * the calls below in document order. Every call checks the writer's grammar:
+ * a misuse (a value where a key is due, an end that closes the wrong
+ * container, a second top-level value, nesting deeper than FC_JW_MAX_DEPTH, a
+ * non-finite double, raw text that is not one JSON value) returns FC_EINVAL
+ * (FC_ERANGE for the depth, FC_ENOMEM out of memory), writes nothing, and
+ * sticks: every later call returns the same error and a finished text is
+ * never produced, so a writer never yields malformed JSON. Strings: any bytes,
+ * escaped as fc_response_json escapes them (quote, backslash, \b \f \n \r
+ * \t, other control characters as \u00xx; '/' and non-ASCII as they are), but
+ * each maximal ill-formed UTF-8 subsequence becomes U+FFFD (Unicode's
+ * "substitution of maximal subparts", as Python's "replace" does) where
+ * json-c would pass the bytes through. Keys are not checked for duplicates.
+ * Doubles: the shortest of %.15g, %.16g, %.17g that reads back, in the C
+ * locale whatever LC_NUMERIC says, ".0" added to integral ones.
+ * One thread at a time; a writer may move between threads.
+ * ------------------------------------------------------------------------- */
+typedef struct fc_jw fc_jw; /* a JSON writer (owned by its creator until taken) */
+#define FC_JW_MAX_DEPTH 512
+
+/** A new, empty writer; NULL on out of memory. Free it with fc_jw_free
+ *  unless a function that takes it (fc_response_jw) does. */
+FC_API fc_jw *fc_jw_new(void);
+/** Free a writer and its text (NULL is a no-op). */
+FC_API void fc_jw_free(fc_jw *w);
+/** Open / close an object or an array. */
+FC_API int fc_jw_object_begin(fc_jw *w);
+FC_API int fc_jw_object_end(fc_jw *w);
+FC_API int fc_jw_array_begin(fc_jw *w);
+FC_API int fc_jw_array_end(fc_jw *w);
+/** The next member's key (copied), inside an object, before its value.
+ *  @p key NULL is FC_EINVAL; _len takes @p len bytes, NULs included. */
+FC_API int fc_jw_key(fc_jw *w, const char *key);
+FC_API int fc_jw_key_len(fc_jw *w, const char *key, size_t len);
+/** Values (strings copied). fc_jw_string(w, NULL) writes null. */
+FC_API int fc_jw_string(fc_jw *w, const char *s);
+FC_API int fc_jw_string_len(fc_jw *w, const char *s, size_t len);
+FC_API int fc_jw_int(fc_jw *w, long long v);
+FC_API int fc_jw_uint(fc_jw *w, unsigned long long v);
+/** NaN and the infinities have no JSON number: FC_EINVAL. */
+FC_API int fc_jw_double(fc_jw *w, double v);
+FC_API int fc_jw_bool(fc_jw *w, bool v);
+FC_API int fc_jw_null(fc_jw *w);
+/** A JSON text (copied) written as one value, as it is: checked to be exactly
+ *  one RFC 8259 value (whitespace around allowed; strings UTF-8 without lone
+ *  surrogate escapes; nesting within FC_JW_MAX_DEPTH), FC_EINVAL otherwise. */
+FC_API int fc_jw_raw(fc_jw *w, const char *json, size_t len);
+/** A json-c object (borrowed: not taken) written as one value, compact as
+ *  fc_response_json writes it; NULL writes null. */
+FC_API int fc_jw_json(fc_jw *w, struct json_object *obj);
+/** Key and value in one call: fc_jw_key then the value. */
+FC_API int fc_jw_member_string(fc_jw *w, const char *key, const char *s);
+FC_API int fc_jw_member_int(fc_jw *w, const char *key, long long v);
+/** The writer's first error, 0 while none. */
+FC_API int fc_jw_error(const fc_jw *w);
+/** Whether one complete value has been written (and no error happened). */
+FC_API bool fc_jw_done(const fc_jw *w);
+/** The finished text (borrowed until the next call on @p w): NUL-terminated,
+ *  its length in *len (may be NULL); NULL while incomplete, after an error,
+ *  or once anything was drained (the text is no longer whole). */
+FC_API const char *fc_jw_text(const fc_jw *w, size_t *len);
+/**
+ * Move up to @p max bytes of the text written so far into @p buf, and drop
+ * them from the writer: the writer goes on from where it is. For streamed
+ * answers (fc_response_stream): write some values, drain them into the
+ * stream's buffer; the room drained is reused, so a long stream needs no more
+ * memory than what is pending. Returns the bytes moved (0 when nothing is
+ * pending), or the writer's error. A writer drained once can no longer be
+ * given to fc_response_jw or read with fc_jw_text.
+ */
+FC_API long fc_jw_drain(fc_jw *w, char *buf, size_t max);
+/** Bytes written and not drained yet. */
+FC_API size_t fc_jw_pending(const fc_jw *w);
+/**
+ * Answer with the writer's text plus a newline as "application/json"
+ * (fc_response_json's form). @p w is taken, also on failure: its buffer
+ * becomes the body without a copy. A writer that failed, is incomplete or was
+ * drained answers 500 ("JSON writer: ...") and returns its error (FC_EINVAL
+ * for incomplete or drained).
+ */
+FC_API int fc_response_jw(fc_request *req, int status, fc_jw *w);
+
 /** For after_request hooks: the status, changeable. */
 FC_API int fc_response_status(const fc_request *req);
 FC_API int fc_response_set_status(fc_request *req, int status);
@@ -524,10 +686,45 @@ FC_API const char *fc_pg_value(const fc_pg_result *r, int row, int col); /* NULL
 FC_API bool fc_pg_isnull(const fc_pg_result *r, int row, int col);
 FC_API long long fc_pg_int(const fc_pg_result *r, int row, int col);
 FC_API long long fc_pg_affected(const fc_pg_result *r);     /* rows affected by INSERT/UPDATE/DELETE */
-/** A row as a JSON object {"col": value}, typed by column type (new reference). */
+/** A row as a JSON object {"col": value}, typed by column type as fc_jw_pg
+ *  types them (new reference). For answers, fc_response_pg writes the same
+ *  JSON without building objects: several times faster on many rows. */
 FC_API struct json_object *fc_pg_row_json(const fc_pg_result *r, int row);
 /** The whole result as a JSON array of row objects (new reference). */
 FC_API struct json_object *fc_pg_json(const fc_pg_result *r);
+
+/**
+ * A result written as JSON text by the JSON writer, rows in their order;
+ * values typed by their column's type: int2/int4/int8/oid and float4/float8/
+ * numeric as JSON numbers in PostgreSQL's text ("12.50" stays 12.50), their
+ * NaN and infinities as the strings "NaN", "Infinity", "-Infinity"; bool as
+ * true/false; NULL as null; json/jsonb as JSON, compact (as a string where json-c
+ * could not read them: integers past 64 bits, nesting past 64, U+0000 in a
+ * key); timestamp/timestamptz in DateStyle ISO as ISO 8601 strings ("2013-05-26T14:50:58.951"); every other type (text,
+ * bytea, date, uuid, ...) as a string of PostgreSQL's text form, invalid
+ * UTF-8 (SQL_ASCII databases) as U+FFFD. The same values fc_pg_row_json
+ * gives, with two differences in form: a json column's text goes out as
+ * PostgreSQL stored it, compact ("\u00e9", "\/", -0 and repeated keys stay;
+ * fc_pg_row_json re-reads it with json-c, which keeps the last of repeated
+ * keys), and columns of the same name repeat the key (json-c keeps the last).
+ */
+typedef enum {
+    FC_PG_OBJECTS = 0, /* [{"col": value, ...}, ...] */
+    FC_PG_ARRAYS,      /* [[value, ...], ...] */
+    FC_PG_OBJECT,      /* {"col": value, ...} of the first row; FC_ENOENT when none */
+    FC_PG_KEYED,       /* {"<key column's text>": {other columns}, ...}; SQL NULL keys are
+                          "null"; equal keys repeat (order the rows) */
+} fc_pg_shape;
+/** Write result @p r as one value in @p shape (@p key_col: the column of
+ *  FC_PG_KEYED, else ignored). FC_EINVAL for a failed result or a bad column;
+ *  FC_ERANGE when fewer than 66 levels of nesting are left in @p w (the
+ *  result's two and its json values' 64); FC_ENOENT (writer unchanged, no
+ *  error set) for FC_PG_OBJECT with no row. */
+FC_API int fc_jw_pg(fc_jw *w, const fc_pg_result *r, fc_pg_shape shape, int key_col);
+/** Answer 200 with result @p r as JSON (fc_jw_pg's forms): no tree, one
+ *  buffer. FC_PG_OBJECT with no row answers 404; a failed result 503
+ *  (database unavailable, timed out) or 500, with its message. */
+FC_API int fc_response_pg(fc_request *req, const fc_pg_result *r, fc_pg_shape shape, int key_col);
 
 /**
  * Callback of an async query: runs on the request's polling thread (the one

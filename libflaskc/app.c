@@ -15,17 +15,18 @@ fc_app *fc_app_new(const char *name)
     fc_app *app = calloc(1, sizeof(*app));
     if (!app)
         return NULL;
-    fc__config_defaults(&app->cfg);
     app->name = strdup(name && *name ? name : "app");
     app->router = fc__router_new();
-    if (!app->name || !app->router || !app->cfg.host) {
+    /* a bad FLASKC_* value is logged and kept in cfg.env_err: the app is
+     * made (its setters and routes may still be called) but will not start */
+    if (!app->name || !app->router || fc__config_defaults(&app->cfg) != 0 ||
+        fc__config_from_env(&app->cfg) == FC_ENOMEM) {
         fc__config_free(&app->cfg);
         fc__router_free(app->router);
         free(app->name);
         free(app);
         return NULL;
     }
-    fc__config_from_env(&app->cfg);
     pthread_mutex_init(&app->start_mu, NULL);
     pthread_mutex_init(&app->deferred_mu, NULL);
     fc__list_init(&app->deferred);
@@ -264,6 +265,11 @@ int fc__app_freeze(fc_app *app)
     pthread_mutex_lock(&app->start_mu);
     if (atomic_load(&app->frozen))
         goto out;
+    if (app->cfg.env_err) {
+        fc_log(FC_LOG_ERROR, "%s: not starting: %s", app->name, app->cfg.env_msg);
+        rc = app->cfg.env_err;
+        goto out;
+    }
     fc_blueprint *ar = fc__app_routes_peek();
     if (fc__blueprint_has_routes(ar)) {
         rc = fc_app_register(app, ar);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "list.h"
+#include "settings.h"
 
 /* ===== arena.c: per-request memory ===================================== */
 typedef struct fc__arena fc__arena;
@@ -66,6 +67,9 @@ const char *const *fc__kv_list(const fc__kvlist *l, fc__arena *a, const char *ke
 /** ASCII case-insensitive compare. */
 int fc__strcasecmp(const char *a, const char *b);
 int fc__strncasecmp(const char *a, const char *b, size_t n);
+/** Where fc__utf8_seq is 0: the length of the maximal invalid subsequence at s (the bytes one
+ *  U+FFFD replaces, as Unicode 15 section 3.9 and Python's "replace" handler have it), >= 1. */
+size_t fc__utf8_bad(const char *s, size_t n);
 /** True when @p s is valid UTF-8. */
 bool fc__utf8_valid(const char *s, size_t len);
 /** Length of the valid UTF-8 sequence at @p s (@p n > 0 bytes available), 0 if invalid. */
@@ -320,31 +324,21 @@ void fc__pool_free(fc__pool *p);
 /* ===== core: app, blueprint, request, response (app.c, blueprint.c,
  * config.c, dispatch.c, request.c, response.c, async.c) ================= */
 
+/* One member per row of settings.h's FC__SETTINGS, typed by its kind. */
 typedef struct fc__config {
-    char *host;
-    int port;
-    unsigned threads;
-    unsigned workers;
-    unsigned max_connections;
-    size_t connection_memory;
-    unsigned timeout_s;
-    unsigned header_timeout_s;
-    size_t max_body;
-    unsigned deadline_ms;
-    bool access_log;
-    bool json_errors;
-    unsigned watchdog_ms;
-    char *database_url;
-    unsigned db_pool;
-    unsigned db_queue;
-    unsigned db_pipeline;
-    unsigned shutdown_grace_ms;
-    size_t max_form_parts;
+#define FC__CONFIG_FIELD(NAME, field, kind, ...) FC__CTYPE_##kind field;
+    FC__SETTINGS(FC__CONFIG_FIELD)
+#undef FC__CONFIG_FIELD
+    size_t max_form_parts; /* no setter nor FLASKC_ twin yet */
     size_t max_form_field;
+    int env_err;       /* FC_EINVAL when a FLASKC_* value was bad: the app will not start */
+    char env_msg[400]; /* the first bad value's message (name, value, accepted range) */
 } fc__config;
-void fc__config_defaults(fc__config *c);
-/** Apply FLASKC_* variables; bad values are logged and ignored. */
-void fc__config_from_env(fc__config *c);
+/** Defaults (settings.h) into @p c: 0 or FC_ENOMEM. */
+int fc__config_defaults(fc__config *c);
+/** Apply FLASKC_* variables: 0, FC_ENOMEM, or FC_EINVAL when a value was bad
+ *  (each logged; the first kept in env_err/env_msg; others still applied). */
+int fc__config_from_env(fc__config *c);
 void fc__config_free(fc__config *c);
 
 typedef struct fc__bproute {
@@ -643,6 +637,28 @@ int fc__test_parse(const char *buf, size_t len, bool head, bool eof, fc_test_res
  *  strings, integers within int64..uint64, no U+0000 in keys, depth 64 (json-c's); linear, no
  *  recursion. 0, or FC_ERANGE with *off (@p len: the text ended early) and a static *why. */
 int fc__json_check(const char *text, size_t len, size_t *off, const char **why);
+/** The same check, nesting up to @p max_depth (at most FC_JW_MAX_DEPTH); @p jsonc false: RFC
+ *  8259 alone (any integer, U+0000 in keys), for JSON text that json-c will not parse. */
+int fc__json_check_depth(const char *text, size_t len, unsigned max_depth, bool jsonc, size_t *off,
+                         const char **why);
+/** A JSON text as fc_request_json reads a body (fc__json_check, then json-c): *ok and the
+ *  object (NULL for null), or *ok false when it is not such JSON or out of memory. */
+struct json_object *fc__json_read(const char *text, size_t len, bool *ok);
+/** Whether [s, +n) is exactly one RFC 8259 number (any size). */
+bool fc__json_number(const char *s, size_t n);
+
+/* jw.c: the writer's appends, for pg_json.c, which keeps the grammar itself
+ * between fc__jw_value_begin and fc__jw_value_end. 0 or the sticky error. */
+int fc__jw_fail(fc_jw *w, int err);
+int fc__jw_reserve(fc_jw *w, size_t n);
+void fc__jw_hint(fc_jw *w, size_t n); /* room for about n more bytes, if memory allows: no error */
+unsigned fc__jw_depth_left(const fc_jw *w); /* containers that may still open */
+char *fc__jw_buf(fc_jw *w); /* the fc_jw_pending bytes */
+void fc__jw_advance(fc_jw *w, size_t n); /* n bytes written at fc__jw_buf + pending (reserved) */
+int fc__jw_put(fc_jw *w, const char *s, size_t n);
+int fc__jw_put_str(fc_jw *w, const char *s, size_t n); /* a quoted, escaped string */
+int fc__jw_value_begin(fc_jw *w);
+void fc__jw_value_end(fc_jw *w);
 /** @p obj the library's way (compact, '/' not escaped) plus '\n', in the arena; NULL on OOM. */
 char *fc__json_to_arena(fc_request *req, struct json_object *obj, size_t *len);
 

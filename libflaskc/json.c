@@ -32,6 +32,7 @@ typedef struct jscan {
     const unsigned char *s;
     size_t n, i;
     const char *why;
+    bool jsonc; /* json-c's limits too: integers in int64..uint64, no U+0000 in keys */
 } jscan;
 
 static bool js_fail(jscan *j, size_t at, const char *why)
@@ -103,7 +104,7 @@ static bool js_string(jscan *j, bool key)
         int u = js_hex4(j->s + i + 2);
         if (u < 0)
             return js_fail(j, i, "invalid escape");
-        if (u == 0 && key)
+        if (u == 0 && key && j->jsonc)
             return js_fail(j, i, "U+0000 in an object key");
         if (u >= 0xDC00 && u <= 0xDFFF)
             return js_fail(j, i, "lone surrogate escape");
@@ -162,7 +163,7 @@ static bool js_number(jscan *j)
         while (i < n && s[i] >= '0' && s[i] <= '9')
             i++;
     }
-    if (integer) {
+    if (integer && j->jsonc) {
         /* no leading zeros here, so longer means larger */
         static const char int64_min[] = "9223372036854775808"; /* without its '-' */
         static const char uint64_max[] = "18446744073709551615";
@@ -173,6 +174,12 @@ static bool js_number(jscan *j)
     }
     j->i = i;
     return true;
+}
+
+bool fc__json_number(const char *s, size_t n)
+{
+    jscan j = {(const unsigned char *)s, n, 0, NULL, false};
+    return n && js_number(&j) && j.i == n;
 }
 
 /* true, false or null at j->i. */
@@ -196,8 +203,17 @@ static bool js_literal(jscan *j)
 
 int fc__json_check(const char *text, size_t len, size_t *off, const char **why)
 {
-    jscan j = {(const unsigned char *)text, len, 0, NULL};
-    uint64_t objects = 0; /* bit d set: the container at depth d + 1 is an object */
+    return fc__json_check_depth(text, len, JSON_DEPTH, true, off, why);
+}
+
+int fc__json_check_depth(const char *text, size_t len, unsigned max_depth, bool jsonc, size_t *off,
+                         const char **why)
+{
+    jscan j = {(const unsigned char *)text, len, 0, NULL, jsonc};
+    /* bit d set: the container at depth d + 1 is an object */
+    uint64_t objects[(FC_JW_MAX_DEPTH + 63) / 64] = {0};
+    if (max_depth > FC_JW_MAX_DEPTH)
+        max_depth = FC_JW_MAX_DEPTH;
     unsigned depth = 0;   /* containers open */
     enum { VALUE, KEY, AFTER } st = VALUE;
     bool ok = true;
@@ -209,11 +225,11 @@ int fc__json_check(const char *text, size_t len, size_t *off, const char **why)
         }
         unsigned char c = j.i < len ? j.s[j.i] : 0;
         if (st == VALUE) {
-            if (depth >= JSON_DEPTH) {
+            if (depth >= max_depth) {
                 ok = js_fail(&j, j.i, "nesting too deep");
             } else if (c == '{' || c == '[') {
-                uint64_t bit = (uint64_t)1 << depth;
-                objects = c == '{' ? objects | bit : objects & ~bit;
+                uint64_t bit = (uint64_t)1 << (depth % 64);
+                objects[depth / 64] = c == '{' ? objects[depth / 64] | bit : objects[depth / 64] & ~bit;
                 depth++;
                 j.i++;
                 js_ws(&j);
@@ -255,7 +271,7 @@ int fc__json_check(const char *text, size_t len, size_t *off, const char **why)
             else
                 break; /* the one value and nothing after it */
         } else {
-            bool obj = (objects >> (depth - 1)) & 1;
+            bool obj = (objects[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1;
             if (c == (obj ? '}' : ']')) {
                 depth--;
                 j.i++;
@@ -325,6 +341,60 @@ static size_t fix_pairs(char *s, size_t n)
     return j;
 }
 
+/* json-c's reading of @p text (< 2 GiB), strict and as deep as fc__json_check lets
+ * texts be: *out (NULL for null), *used the bytes it took, *jerr its verdict;
+ * FC_ENOMEM when it could not start. */
+static int jc_parse(const char *text, size_t len, struct json_object **out, size_t *used,
+                    enum json_tokener_error *jerr)
+{
+    *out = NULL;
+    *used = 0;
+    json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
+    if (!tok)
+        return FC_ENOMEM;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    struct json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
+    *jerr = json_tokener_get_error(tok);
+    *used = json_tokener_get_parse_end(tok);
+    if (*jerr == json_tokener_continue) {
+        /* a bare scalar at the end of the input ("42", "null") needs the
+         * end of input to be seen: feed the terminating NUL */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        *jerr = json_tokener_get_error(tok);
+        *used = len;
+    }
+    json_tokener_free(tok);
+    *out = obj;
+    return 0;
+}
+
+struct json_object *fc__json_read(const char *text, size_t len, bool *ok)
+{
+    size_t off, used;
+    const char *why;
+    struct json_object *obj = NULL;
+    *ok = false;
+    if (len > (size_t)INT32_MAX - 1 || fc__json_check(text, len, &off, &why))
+        return NULL;
+    char *copy = NULL;
+    if (may_hold_pairs(text, len)) {
+        if (!(copy = malloc(len)))
+            return NULL;
+        memcpy(copy, text, len);
+        len = fix_pairs(copy, len);
+        text = copy;
+    }
+    enum json_tokener_error jerr = json_tokener_success;
+    int rc = jc_parse(text, len, &obj, &used, &jerr);
+    free(copy);
+    if (rc || jerr != json_tokener_success) {
+        json_object_put(obj);
+        return NULL;
+    }
+    *ok = true;
+    return obj;
+}
+
 /* 0 ok (*out may be NULL for "null"), FC_EINVAL wrong type, FC_ERANGE bad JSON;
  * *why gets a request-owned reason */
 static int parse_body(fc_request *req, struct json_object **out, const char **why)
@@ -366,26 +436,16 @@ static int parse_body(fc_request *req, struct json_object **out, const char **wh
         text_len = fix_pairs(copy, text_len);
         text = copy;
     }
-    json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-    if (!tok) {
-        *why = "out of memory";
-        return FC_ENOMEM;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     if (text_len > (size_t)INT32_MAX - 1) {
-        json_tokener_free(tok);
         *why = "Failed to decode JSON object: body too large.";
         return FC_ERANGE;
     }
-    struct json_object *obj = json_tokener_parse_ex(tok, text, (int)text_len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_continue) {
-        /* a bare scalar at the end of the input ("42", "null") needs the
-         * end of input to be seen: feed the terminating NUL */
-        obj = json_tokener_parse_ex(tok, "", 1);
-        jerr = json_tokener_get_error(tok);
-        used = text_len;
+    struct json_object *obj = NULL;
+    size_t used = 0;
+    enum json_tokener_error jerr = json_tokener_success;
+    if (jc_parse(text, text_len, &obj, &used, &jerr)) {
+        *why = "out of memory";
+        return FC_ENOMEM;
     }
     int rc = 0;
     if (jerr == json_tokener_continue) {
@@ -407,7 +467,6 @@ static int parse_body(fc_request *req, struct json_object **out, const char **wh
             }
         }
     }
-    json_tokener_free(tok);
     if (rc) {
         json_object_put(obj);
         if (!*why)

@@ -35,21 +35,20 @@ static const char *level_name(fc_log_level l)
     }
 }
 
-/* FLASKC_LOG_LEVEL: debug, info (default), warning, error */
+/* FLASKC_LOG_LEVEL (settings.h), read at the first line: fc_log is
+ * process-wide and may run before any app exists. A bad value is reported by
+ * fc_app_new (and refuses the start); here it leaves the default. */
 static int min_level(void)
 {
     static atomic_int lvl = -1;
     int l = atomic_load_explicit(&lvl, memory_order_relaxed);
     if (l >= 0)
         return l;
-    const char *e = getenv("FLASKC_LOG_LEVEL");
-    l = FC_LOG_INFO;
-    if (e && !fc__strcasecmp(e, "debug"))
-        l = FC_LOG_DEBUG;
-    else if (e && !fc__strcasecmp(e, "warning"))
-        l = FC_LOG_WARNING;
-    else if (e && !fc__strcasecmp(e, "error"))
-        l = FC_LOG_ERROR;
+    const char *e = getenv(fc__settings[FC__S_LOG_LEVEL].env);
+    fc_log_level parsed = (fc_log_level)fc__settings[FC__S_LOG_LEVEL].dflt;
+    if (e && *e)
+        (void)fc__setting_parse_level(e, &parsed);
+    l = (int)parsed;
     atomic_store_explicit(&lvl, l, memory_order_relaxed);
     return l;
 }

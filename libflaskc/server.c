@@ -262,9 +262,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
-    (void)cls;
-    if (!getenv("FLASKC_LOG_LEVEL"))
-        return; /* default info level: nothing to format */
+    const fc_app *app = cls;
+    if (app->cfg.log_level > FC_LOG_DEBUG)
+        return; /* client-side trouble is logged at debug level only: nothing to format */
     vsnprintf(msg, sizeof(msg), fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
@@ -571,9 +571,7 @@ int fc__server_start(fc_app *app)
         return FC_ENOMEM;
     }
     raise_nofile(c->max_connections + 256);
-    const char *reuse = getenv("FLASKC_REUSEPORT");
-    bool share = reuse && (!strcmp(reuse, "1") || !fc__strcasecmp(reuse, "true"));
-    if (listen_all(s, ai, share) != 0) {
+    if (listen_all(s, ai, c->reuseport) != 0) {
         fc_log(FC_LOG_ERROR, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
         freeaddrinfo(ai);
         server_free(s);

@@ -226,6 +226,27 @@ size_t fc__utf8_seq(const char *s, size_t n)
     return len;
 }
 
+size_t fc__utf8_bad(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 1; /* not a lead byte */
+    /* the lead byte and the continuation bytes a valid sequence could still go on with */
+    size_t k = 1;
+    if (k < n && p[k] >= lo && p[k] <= hi)
+        for (k++; k < len && k < n && p[k] >= 0x80 && p[k] <= 0xBF;)
+            k++;
+    return k < len ? k : 1;
+}
+
 bool fc__utf8_valid(const char *s, size_t len)
 {
     size_t i = 0;

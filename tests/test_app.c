@@ -748,11 +748,234 @@ static void test_config(void)
     app = fc_app_new("env");
     CHECK_INT(app->cfg.port, 6123);
     CHECK_INT(app->cfg.max_body, 16u * 1024 * 1024);
+    CHECK_INT(app->cfg.env_err, FC_EINVAL); /* made, but it will not start */
     fc_app_free(app);
     unsetenv("FLASKC_PORT");
     unsetenv("FLASKC_MAX_BODY");
     CHECK_STR(fc_strerror(FC_EEXIST), "already exists (duplicate rule or name)");
     CHECK_STR(fc_version_string(), "0.1.0");
+}
+
+/* ---- settings (libflaskc/settings.h) ---- */
+
+static char env_log[4096];
+static void capture_env_log(fc_log_level level, const char *line, void *ud)
+{
+    (void)ud;
+    if (level == FC_LOG_ERROR)
+        strncat(env_log, line, sizeof(env_log) - strlen(env_log) - 1);
+}
+
+/* A bad FLASKC_* value: fc_app_new logs the setting, the value and what it
+ * accepts, keeps the default, and the app refuses to start. */
+static void bad_env(const char *name, const char *value, const char *why)
+{
+    char want[600];
+    snprintf(want, sizeof(want), "%s=%s", name, why);
+    env_log[0] = '\0';
+    setenv(name, value, 1);
+    fc_log_set_handler(capture_env_log, NULL);
+    fc_app *app = fc_app_new("badenv");
+    CHECK(app != NULL);
+    if (app) {
+        CHECK_INT(app->cfg.env_err, FC_EINVAL);
+        CHECK_STR(app->cfg.env_msg, want);
+        CHECK(strstr(env_log, want) != NULL);
+        CHECK_INT(fc_app_start(app), FC_EINVAL);
+        CHECK_INT(fc_app_port(app), 0);
+        CHECK(strstr(env_log, "badenv: not starting: ") != NULL);
+        fc_test_response *r = fc_test_request(app, "GET", "/", NULL, NULL, 0);
+        CHECK(r == NULL); /* the test client starts the app too */
+        fc_test_response_free(r);
+        fc_app_free(app);
+    }
+    fc_log_set_handler(NULL, NULL);
+    unsetenv(name);
+}
+
+static void test_settings_env(void)
+{
+    /* non-numeric, negative, above the maximum, too many digits, not a boolean, not a level */
+    bad_env("FLASKC_PORT", "junk",
+            "\"junk\": not a whole number; accepted: 0..65535 (0 = a free port, which `fc_app_port` tells)");
+    bad_env("FLASKC_TIMEOUT", "-1", "\"-1\": out of range; accepted: 0..86400 seconds (0 = no timeout)");
+    bad_env("FLASKC_THREADS", "1025", "\"1025\": out of range; accepted: 1..1024");
+    bad_env("FLASKC_THREADS", "0", "\"0\": out of range; accepted: 1..1024");
+    bad_env("FLASKC_MAX_BODY", "99999999999999999999",
+            "\"99999999999999999999\": out of range; accepted: 0 or more bytes (0 = no limit)");
+    bad_env("FLASKC_CONNECTION_MEMORY", "20k",
+            "\"20k\": not a whole number; accepted: 4096..67108864 bytes");
+    bad_env("FLASKC_DEADLINE_MS", " 5", "\" 5\": not a whole number; accepted: 0..86400000 milliseconds "
+            "(0 = no deadline)");
+    bad_env("FLASKC_ACCESS_LOG", "maybe",
+            "\"maybe\": not a boolean; accepted: 1, true, yes, on or 0, false, no, off");
+    bad_env("FLASKC_REUSEPORT", "2", "\"2\": not a boolean; accepted: 1, true, yes, on or 0, false, no, off");
+    bad_env("FLASKC_LOG_LEVEL", "verbose",
+            "\"verbose\": not a log level; accepted: debug, info, warning, error");
+    /* the value as logged: control bytes and quotes escaped */
+    bad_env("FLASKC_DB_POOL", "1\n\"x", "\"1\\x0a\\x22x\": not a whole number; accepted: 1..1000");
+
+    /* two bad values: both logged, the first kept; the good ones applied */
+    setenv("FLASKC_WORKERS", "x", 1);
+    setenv("FLASKC_DB_QUEUE", "0", 1);
+    setenv("FLASKC_DB_PIPELINE", "7", 1);
+    env_log[0] = '\0';
+    fc_log_set_handler(capture_env_log, NULL);
+    fc_app *app = fc_app_new("two");
+    fc_log_set_handler(NULL, NULL);
+    CHECK_INT(app->cfg.env_err, FC_EINVAL);
+    CHECK(strncmp(app->cfg.env_msg, "FLASKC_WORKERS=\"x\"", 18) == 0);
+    CHECK(strstr(env_log, "FLASKC_WORKERS=\"x\"") && strstr(env_log, "FLASKC_DB_QUEUE=\"0\""));
+    CHECK_INT(app->cfg.workers, 32);
+    CHECK_INT(app->cfg.db_queue, 10000);
+    CHECK_INT(app->cfg.db_pipeline, 7);
+    fc_app_free(app);
+    unsetenv("FLASKC_WORKERS");
+    unsetenv("FLASKC_DB_QUEUE");
+    unsetenv("FLASKC_DB_PIPELINE");
+
+    /* good values of each kind; empty = unset */
+    setenv("FLASKC_ACCESS_LOG", "Yes", 1);
+    setenv("FLASKC_REUSEPORT", "on", 1);
+    setenv("FLASKC_JSON_ERRORS", "0", 1);
+    setenv("FLASKC_LOG_LEVEL", "Warning", 1);
+    setenv("FLASKC_MAX_BODY", "0", 1);
+    setenv("FLASKC_HOST", "", 1);
+    setenv("FLASKC_DATABASE_URL", "dbname=x", 1);
+    setenv("FLASKC_SHUTDOWN_GRACE_MS", "3600000", 1);
+    app = fc_app_new("good");
+    CHECK_INT(app->cfg.env_err, 0);
+    CHECK_STR(app->cfg.env_msg, "");
+    CHECK(app->cfg.access_log && app->cfg.reuseport && !app->cfg.json_errors);
+    CHECK_INT(app->cfg.log_level, FC_LOG_WARNING);
+    CHECK_INT(app->cfg.max_body, 0);
+    CHECK_STR(app->cfg.host, "127.0.0.1");
+    CHECK_STR(app->cfg.database_url, "dbname=x");
+    CHECK_INT(app->cfg.shutdown_grace_ms, 3600000);
+    fc_app_free(app);
+    unsetenv("FLASKC_ACCESS_LOG");
+    unsetenv("FLASKC_REUSEPORT");
+    unsetenv("FLASKC_JSON_ERRORS");
+    unsetenv("FLASKC_LOG_LEVEL");
+    unsetenv("FLASKC_MAX_BODY");
+    unsetenv("FLASKC_HOST");
+    unsetenv("FLASKC_DATABASE_URL");
+    unsetenv("FLASKC_SHUTDOWN_GRACE_MS");
+}
+
+/* Every setter named in the table takes exactly the table's range, into the
+ * table's field, and its default is the table's. */
+#define CHECK_S(s, cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fprintf(stderr, "%s (%s): ", (s)->env, (s)->setter);                                   \
+        CHECK(cond);                                                                               \
+    } while (0)
+#define FIELD(app, off, type) ((type *)(void *)((char *)&(app)->cfg + (off)))
+
+static void setter_unsigned(const fc__setting *s, int (*fn)(fc_app *, unsigned), size_t off)
+{
+    fc_app *app = fc_app_new("setters");
+    unsigned *f = FIELD(app, off, unsigned);
+    if (s != &fc__settings[FC__S_THREADS])
+        CHECK_S(s, *f == s->dflt);
+    if (fn) {
+        if (s->min > 0)
+            CHECK_S(s, fn(app, (unsigned)s->min - 1) == FC_EINVAL);
+        CHECK_S(s, fn(app, (unsigned)s->max + 1) == FC_EINVAL);
+        CHECK_S(s, fn(app, (unsigned)s->min) == 0 && *f == s->min);
+        CHECK_S(s, fn(app, (unsigned)s->max) == 0 && *f == s->max);
+        CHECK_S(s, fn(NULL, (unsigned)s->min) == FC_EINVAL);
+    }
+    fc_app_free(app);
+}
+
+static void setter_size(const fc__setting *s, int (*fn)(fc_app *, size_t), size_t off)
+{
+    fc_app *app = fc_app_new("setters");
+    size_t *f = FIELD(app, off, size_t);
+    CHECK_S(s, *f == s->dflt);
+    if (fn) {
+        if (s->min > 0)
+            CHECK_S(s, fn(app, (size_t)s->min - 1) == FC_EINVAL);
+        CHECK_S(s, fn(app, (size_t)s->max + 1) == FC_EINVAL);
+        CHECK_S(s, fn(app, (size_t)s->min) == 0 && *f == s->min);
+        CHECK_S(s, fn(app, (size_t)s->max) == 0 && *f == s->max);
+    }
+    fc_app_free(app);
+}
+
+static void setter_port(const fc__setting *s, int (*fn)(fc_app *, int), size_t off)
+{
+    fc_app *app = fc_app_new("setters");
+    int *f = FIELD(app, off, int);
+    CHECK_S(s, *f == (int)s->dflt);
+    if (fn) {
+        CHECK_S(s, fn(app, -1) == FC_EINVAL);
+        CHECK_S(s, fn(app, (int)s->max + 1) == FC_EINVAL);
+        CHECK_S(s, fn(app, (int)s->min) == 0 && *f == (int)s->min);
+        CHECK_S(s, fn(app, (int)s->max) == 0 && *f == (int)s->max);
+    }
+    fc_app_free(app);
+}
+
+static void setter_bool(const fc__setting *s, int (*fn)(fc_app *, bool), size_t off)
+{
+    fc_app *app = fc_app_new("setters");
+    bool *f = FIELD(app, off, bool);
+    CHECK_S(s, *f == (bool)s->dflt);
+    if (fn) {
+        CHECK_S(s, fn(app, true) == 0 && *f);
+        CHECK_S(s, fn(app, false) == 0 && !*f);
+    }
+    fc_app_free(app);
+}
+
+static void setter_level(const fc__setting *s, int (*fn)(fc_app *, fc_log_level), size_t off)
+{
+    fc_app *app = fc_app_new("setters");
+    CHECK_S(s, *FIELD(app, off, fc_log_level) == (fc_log_level)s->dflt);
+    CHECK_S(s, fn == NULL); /* none yet: a new one would need a test here */
+    fc_app_free(app);
+}
+
+static void setter_string(const fc__setting *s, int (*fn)(fc_app *, const char *), size_t off)
+{
+    fc_app *app = fc_app_new("setters");
+    char **f = FIELD(app, off, char *);
+    CHECK_S(s, s->dflt_str ? *f && !strcmp(*f, s->dflt_str) : *f == NULL);
+    if (fn) {
+        CHECK_S(s, fn(app, "::1") == 0 && *f && !strcmp(*f, "::1"));
+        CHECK_S(s, fn(app, "") == (s->min ? FC_EINVAL : 0));
+        CHECK_S(s, fn(app, NULL) == (s->min ? FC_EINVAL : 0));
+        CHECK_S(s, s->min ? *f && !strcmp(*f, "::1") : *f == NULL);
+    }
+    fc_app_free(app);
+}
+
+#define setter_COUNT setter_unsigned
+#define setter_SECONDS setter_unsigned
+#define setter_MS setter_unsigned
+#define setter_BYTES setter_size
+#define setter_PORT setter_port
+#define setter_BOOL setter_bool
+#define setter_LEVEL setter_level
+#define setter_STRING setter_string
+
+static void test_settings_setters(void)
+{
+    size_t rows = 0;
+#define none NULL /* a row without a setter */
+#define SETTER_ROW(NAME, field, kind, dflt, dflt_doc, min, max, zero, setter, meaning)             \
+    setter_##kind(&fc__settings[FC__S_##NAME], setter, offsetof(fc__config, field));               \
+    rows++;
+    FC__SETTINGS(SETTER_ROW)
+#undef SETTER_ROW
+#undef none
+    CHECK_INT(rows, FC__S_N);
+    /* the setter names the generator prints are the functions the table holds */
+    CHECK_STR(fc__settings[FC__S_THREADS].setter, "fc_app_set_threads");
+    CHECK_STR(fc__settings[FC__S_LOG_LEVEL].setter, "none");
 }
 
 int main(void)
@@ -768,6 +991,8 @@ int main(void)
     CHECK_INT(fc_app_before(app, app_before), FC_EBUSY);
     fc_app_free(app);
     test_config();
+    test_settings_env();
+    test_settings_setters();
     test_convert_and_trailing_slashes();
     test_client_parser();
     TAP_DONE();
