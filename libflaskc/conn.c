@@ -143,9 +143,23 @@ bool fc__conn_answer_fits(const fc_app *app, struct MHD_Connection *conn, size_t
     return used + answer_bytes + FC__RESPONSE_ROOM / 2 <= app->cfg.connection_memory;
 }
 
+/* Whether the client has closed its side: its FIN is the next thing to read.
+ * libmicrohttpd 0.9.75 (edge-triggered epoll) stops reading a connection after
+ * a short read; when a client's last header bytes and its FIN arrive in one
+ * edge, it reads the bytes and never sees the FIN, and the connection (and
+ * the request made at its request line) would wait for the header timeout.
+ * The sweep finds those and shuts the socket: the new edge lets
+ * libmicrohttpd read the end and close. */
+static bool peer_closed(int fd)
+{
+    char c;
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 /* The owning thread, every second: a connection that has been waiting
  * longer than the header timeout for its request's headers (slowloris, or
- * idle) gets a 408 and its socket shut; libmicrohttpd then closes it.
+ * idle) gets a 408 and its socket shut; libmicrohttpd then closes it. One
+ * waiting for a second whose client has gone has its socket shut too.
  * Nothing else writes to a connection in that state. */
 static void sweep(void *ud)
 {
@@ -153,18 +167,22 @@ static void sweep(void *ud)
     uint64_t now = fc__now_ms(), limit = (uint64_t)st->s->app->cfg.header_timeout_s * 1000;
     struct srv_conn *cc;
     FC__LIST_EACH(cc, nx, &st->conns, struct srv_conn, link) {
-        if (cc->state != CONN_WAITING || !fc__waited_at_least(now, cc->since, limit) || cc->fd < 0)
+        if (cc->state != CONN_WAITING || cc->fd < 0)
             continue;
-        cc->state = CONN_TIMED_OUT;
-        raw_answer(cc->fd, 408, "The request headers did not arrive in time.");
+        if (limit && fc__waited_at_least(now, cc->since, limit)) {
+            cc->state = CONN_TIMED_OUT;
+            raw_answer(cc->fd, 408, "The request headers did not arrive in time.");
+        } else if (fc__waited_at_least(now, cc->since, 1000) && peer_closed(cc->fd)) {
+            cc->state = CONN_TIMED_OUT;
+            shutdown(cc->fd, SHUT_RDWR);
+        }
     }
     st->sweep = fc__loop_timer(st->loop, 1000, sweep, st);
 }
 
 void fc__conn_sweep_start(struct srv_thread *st)
 {
-    if (st->s->app->cfg.header_timeout_s)
-        st->sweep = fc__loop_timer(st->loop, 1000, sweep, st);
+    st->sweep = fc__loop_timer(st->loop, 1000, sweep, st); /* also with no header timeout */
 }
 
 void fc__conn_sweep_stop(struct srv_thread *st)

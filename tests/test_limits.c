@@ -363,7 +363,10 @@ static void test_many_query_params(void)
     fc_app_free(app); /* the stop waits for nothing */
     CHECK(fc__now_ms() - t0 < 1000);
     /* clients that leave half way through their headers: their requests
-     * (made at the request line) go with the connection */
+     * (made at the request line) go with the connection — at once, or, when
+     * the last bytes and the FIN came in one epoll edge (libmicrohttpd then
+     * misses the FIN; 2 runs in 24 under load before conn.c's peer check),
+     * within two of the sweep's seconds; then the stop waits for nothing */
     app = start((struct cfg){.header_timeout = 30});
     for (int i = 0; i < 50; i++) {
         int fd = connect_to(port);
@@ -372,11 +375,15 @@ static void test_many_query_params(void)
         usleep(2000);
         close(fd);
     }
-    for (int i = 0; i < 200 && atomic_load(&app->active) > 0; i++)
+    uint64_t tw = fc__now_ms();
+    for (int i = 0; i < 1000 && atomic_load(&app->active) > 0; i++)
         usleep(10 * 1000);
+    fprintf(stderr, "# half-sent requests gone after %llu ms (active %d)\n",
+            (unsigned long long)(fc__now_ms() - tw), (int)atomic_load(&app->active));
     CHECK_INT(atomic_load(&app->active), 0);
     t0 = fc__now_ms();
     fc_app_free(app);
+    fprintf(stderr, "# stop took %llu ms\n", (unsigned long long)(fc__now_ms() - t0));
     CHECK(fc__now_ms() - t0 < 1000);
     /* with room for them the request is served, every parameter parsed */
     app = fc_app_new("limits-roomy");
